@@ -1,0 +1,1 @@
+"""zephyr_engine: the corrected zephyr coordinator/worker engine."""
