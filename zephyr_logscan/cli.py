@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from zephyr_logscan import ingest as ingest_mod
 from zephyr_logscan import synth as synth_mod
 
 
@@ -92,6 +94,61 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
             f"{t['actor_already_exists']['rows']} name collisions"
             + (" (clean: no incident)" if clean else "")
         )
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Output folder [default: FIRST_INPUT.logscan/].",
+)
+@click.option("--since", help="Keep records at or after this time (ISO 8601).")
+@click.option("--until", help="Keep records at or before this time (ISO 8601).")
+@click.option(
+    "--tz", default="UTC", show_default=True, help="Time zone of naive timestamps in the logs."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def ingest(inputs, output, since, until, tz, quiet):
+    """Turn Ray/zephyr logs into typed Parquet tables and manifest.json.
+
+    INPUTS are log files (plain, .gz, .zst), Ray session log folders, or - for stdin.
+
+    \b
+    Example:
+      logscan ingest full_log.txt                       # -> full_log.txt.logscan/
+      logscan ingest /tmp/ray/session_latest/logs -o tables/
+      zcat full_log.txt.gz | logscan ingest - -o tables/ --since 2026-02-21T12:50
+    """
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+    show = ingest_mod.progress_printer() if not quiet and sys.stderr.isatty() else None
+    try:
+        result = ingest_mod.ingest(
+            list(inputs), output, since=since, until=until, tz=zone, progress=show
+        )
+    except (ingest_mod.IngestError, ingest_mod.SourceError) as e:
+        if show:
+            click.echo("", err=True)
+        raise click.UsageError(str(e)) from None
+    if show:
+        click.echo("", err=True)
+    if quiet:
+        return
+    m = result.manifest
+    click.echo(
+        f"ingest: {m['lines_total']:,} lines from {len(m['inputs'])} input(s) in {m['seconds']:.2f}s -> {result.out_dir}"
+    )
+    click.echo(
+        f"ingest: time range {m['first_ts']} .. {m['last_ts']}; {m['lines_unmatched']:,} lines unmatched"
+    )
+    for table, counts in m["tables"].items():
+        click.echo(f"  {table:22s} {counts['rows']:>9,} rows {counts['events']:>11,} events")
+    for s in m["skipped"]:
+        click.echo(f"  skipped {s['path']}: {s['why']}")
 
 
 def main(argv=None):
