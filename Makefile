@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/logscan synth -o demo/full_log.txt
+	$(BIN)/logscan ingest demo/full_log.txt -o demo/tables
 	@echo "demo: incident log   demo/full_log.txt"
 	@echo "demo: ground truth   demo/full_log.txt.truth.json"
+	@echo "demo: tables         demo/tables/ (manifest.json + one Parquet file per table)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

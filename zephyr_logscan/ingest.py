@@ -256,6 +256,8 @@ def ingest(
         Path(out_dir) if out_dir else Path(f"{'stdin' if inputs[0] == '-' else inputs[0]}.logscan")
     )
     out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise IngestError(f"cannot write {out}: it is a file")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         work = Path(f"{out}.tmp-{os.getpid()}")
