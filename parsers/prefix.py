@@ -67,6 +67,7 @@ class Clock:
     def __init__(self, tz: tzinfo = UTC):
         self.tz = tz
         self._cache: dict[str, int] = {}
+        self._days: dict[str, int] = {}
 
     def parse(self, body: str) -> tuple[int | None, str | None]:
         """Body -> (epoch ms or None, level or None), from the timestamp the body starts with."""
@@ -95,6 +96,12 @@ class Clock:
         return None, None
 
     def _ms(self, text: str, fmt: str, ms: str) -> int:
+        if self.tz is UTC and fmt[2] == "-":  # "%Y-%m-%d ...": day from a cache, time by arithmetic
+            day = self._days.get(text[:10])
+            if day is None:
+                day = self._days[text[:10]] = int(datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+            clock = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+            return (day + clock) * 1000 + int(ms)
         sec = self._cache.get(text)
         if sec is None:
             if len(self._cache) > 100_000:
