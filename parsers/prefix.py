@@ -99,7 +99,9 @@ class Clock:
         if self.tz is UTC and fmt[2] == "-":  # "%Y-%m-%d ...": day from a cache, time by arithmetic
             day = self._days.get(text[:10])
             if day is None:
-                day = self._days[text[:10]] = int(datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+                day = self._days[text[:10]] = int(
+                    datetime.strptime(text[:10], "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+                )
             clock = int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
             return (day + clock) * 1000 + int(ms)
         sec = self._cache.get(text)

@@ -30,16 +30,9 @@ from parsers.tables import (
 )
 
 VERSION = "0.1.0"
-MASKS = [
-    (
-        re.compile(r"^\S*\d{4}-?\d{2}-?\d{2}[ T]\d{2}:\d{2}:\d{2}[,.]?\d*\S*( [A-Z]\b| [A-Z]+\b)?"),
-        "<ts>",
-    ),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b[0-9a-f]{8,}\b"), "<hex>"),
-    (re.compile(r"(?:/[\w.\-]+){2,}/?"), "<path>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
-]
+# One pass: every word with a digit (numbers, hex ids, IPs, times, pid=N) becomes "<*>", so
+# records that differ only in values share a template.
+MASK = re.compile(r"[\w.:/=-]*\d[\w.:/=-]*")
 MAX_TEMPLATES = 20_000
 
 
@@ -136,10 +129,7 @@ class Ingest:
 
     def template(self, rec: Record, message: str):
         head = message.split("\n", 1)[0]
-        masked = head
-        for rx, repl in MASKS:
-            masked = rx.sub(repl, masked)
-        masked = masked[:300]
+        masked = MASK.sub("<*>", head)[:300]
         entry = self.templates.get(masked)
         if entry is None:
             if len(self.templates) >= MAX_TEMPLATES:
