@@ -53,8 +53,19 @@ def main():
         mb, lines = truth["bytes"] / 1e6, truth["lines_total"]
         print(f"input: default synth log, {mb:.1f} MB, {lines:,} lines (synth took {synth_s:.1f}s)")
 
-        logscan = [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(log), "-q", "-o"]
-        runs = [run_measured([*logscan, str(work / f"t{i}")]) for i in range(args.runs)]
+        def logscan(src: Path, out: Path) -> list[str]:
+            return [
+                sys.executable,
+                "-m",
+                "zephyr_logscan.cli",
+                "ingest",
+                str(src),
+                "-q",
+                "-o",
+                str(out),
+            ]
+
+        runs = [run_measured(logscan(log, work / f"t{i}")) for i in range(args.runs)]
         wall = statistics.median(r[0] for r in runs)
         rss = max(r[1] for r in runs)
         print(
@@ -103,7 +114,7 @@ def main():
                 for _ in range(10):
                     with open(log, "rb") as src:
                         shutil.copyfileobj(src, out, 16 << 20)
-            big_s, big_rss = run_measured([*logscan, str(work / "big")])
+            big_s, big_rss = run_measured(logscan(big, work / "big"))
             print(
                 f"1 GB input ({big.stat().st_size / 1e9:.2f} GB): {big_s:.1f}s, {big.stat().st_size / 1e6 / big_s:.1f} MB/s, "
                 f"peak RSS {big_rss:.0f} MB = {big_rss / rss:.2f}x the 100 MB run"
