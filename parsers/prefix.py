@@ -32,10 +32,8 @@ LEVELS = {
     "CRITICAL": "FATAL", "FATAL": "FATAL",
 }  # fmt: skip
 DEDUP = re.compile(r"\s*\[repeated (?P<n>\d+)x across cluster\].*\Z", re.S)
-EXCEPTION_LINE = re.compile(
-    r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Failure)"
-    r"(?:\([\w.]*\))?(?::(?: .*)?)?\Z",
-    re.S,
+EXCEPTION_NAME = re.compile(
+    r"(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Warning|Failure)(?:\([\w.]*\))?"
 )
 TRACEBACK = "Traceback (most recent call last):"
 
@@ -120,6 +118,19 @@ class Clock:
         offset = tz.replace("Z", "+00:00")
         aware = datetime.fromisoformat(m.group("ts") + offset)
         return int(aware.timestamp()) * 1000 + int(frac)
+
+
+def is_exception_line(body: str) -> bool:
+    """``ValueError: bad``, ``ray.exceptions.RayTaskError(ActorDiedError): ...``, ``KeyboardInterrupt``.
+
+    The name is matched on a bounded prefix: on a single 50 MB line an unbounded ``\\w*`` would
+    backtrack for hours.
+    """
+    m = EXCEPTION_NAME.match(body[:512])
+    if m is None:
+        return False
+    rest = body[m.end() :]
+    return rest == "" or rest == ":" or rest.startswith(": ")
 
 
 def is_timestamped(body: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from parsers.prefix import DEDUP, EXCEPTION_LINE, TRACEBACK, Clock, is_timestamped, split_prefix
+from parsers.prefix import DEDUP, TRACEBACK, Clock, is_exception_line, is_timestamped, split_prefix
 
 SEVERE = frozenset(("WARNING", "ERROR", "FATAL"))
 
@@ -95,7 +95,7 @@ class RecordFolder:
                 if rule == 1:
                     cur.last = "indent"
                 elif rule == 2:
-                    if EXCEPTION_LINE.match(mbody):  # the exception line closes the traceback
+                    if is_exception_line(mbody):  # the exception line closes the traceback
                         cur.tb_open, cur.last, cur.had_exc = False, "exc", True
                     else:
                         cur.last = "other"
@@ -112,7 +112,7 @@ class RecordFolder:
             rec.tb_open = True
         elif mbody[:1] in (" ", "\t"):
             rec.last = "indent"
-        elif ts is None and EXCEPTION_LINE.match(mbody):
+        elif ts is None and is_exception_line(mbody):
             rec.last, rec.had_exc = "exc", True
         self.open = rec
         return cur

@@ -129,7 +129,7 @@ class Ingest:
 
     def template(self, rec: Record, message: str):
         head = message.split("\n", 1)[0]
-        masked = MASK.sub("<*>", head)[:300]
+        masked = MASK.sub("<*>", head[:400])[:300]  # bounded: a 50 MB line must stay linear
         entry = self.templates.get(masked)
         if entry is None:
             if len(self.templates) >= MAX_TEMPLATES:
