@@ -258,6 +258,17 @@ class Story:
         pid, ip = proc
         return self.prefix("_RayActorHost", pid, None if ip == HEAD_IP else ip)
 
+    def actor_log(self, t, proc, level, lineno, msg, tables=(), **kw):
+        """One zephyr logging line forwarded from an actor process (coordinator or worker)."""
+        line = self.actor(proc) + tx.zephyr_line(self.out.ts(t), level, lineno, msg)
+        self.out.record(t, [line], tables, proc=proc, **kw)
+
+    def heartbeat_failure(self, t, st, i, silence, **kw):
+        wid = st["pool"].ids[i]
+        msg = zl.HEARTBEAT_TIMEOUT % (wid, silence)
+        self.actor_log(t, st["coord"], "WARNING", 402, msg, ("heartbeat_failures",),
+                       names=st["name"], values={"worker_id": wid}, **kw)  # fmt: skip
+
     def new_nodes(self, n: int) -> list[Node]:
         nodes = []
         for _ in range(n):
@@ -401,15 +412,7 @@ class Story:
                 ("pipeline_attempts",),
                 names=name,
             )
-            out.record(
-                t + 1,
-                [
-                    self.actor(old)
-                    + tx.zephyr_line(out.ts(t + 1), "INFO", 233, zl.COORDINATOR_INITIALIZED)
-                ],
-                (),
-                proc=old,
-            )
+            self.actor_log(t + 1, old, "INFO", 233, zl.COORDINATOR_INITIALIZED)
             new = (self.next_pid(), HEAD_IP)
             out.record(
                 t + 20,
@@ -421,17 +424,8 @@ class Story:
                 ],
                 ("actor_deaths",),
             )
-            out.record(
-                t + 22,
-                [
-                    self.actor(new)
-                    + tx.zephyr_line(out.ts(t + 22), "INFO", 233, zl.COORDINATOR_INITIALIZED)
-                ],
-                (),
-                proc=new,
-                patterns=("ZL03",),
-                about=(name, 0),
-            )
+            self.actor_log(t + 22, new, "INFO", 233, zl.COORDINATOR_INITIALIZED,
+                           patterns=("ZL03",), about=(name, 0))  # fmt: skip
             msg = zl.PIPELINE_RETRY % (1, 3, tx.actor_unavailable(actor_id))
             out.record(
                 t + 25,
@@ -476,15 +470,7 @@ class Story:
                 ("pipeline_attempts",),
                 names=name,
             )
-        out.record(
-            t + 1,
-            [
-                self.actor(coord)
-                + tx.zephyr_line(out.ts(t + 1), "INFO", 233, zl.COORDINATOR_INITIALIZED)
-            ],
-            (),
-            proc=coord,
-        )
+        self.actor_log(t + 1, coord, "INFO", 233, zl.COORDINATOR_INITIALIZED)
         st["running"] = True
         if self.cfg.clean:  # a healthy engine passes small inline constructor arguments
             return
@@ -508,51 +494,45 @@ class Story:
         )
 
     def register(self, t, st, i):
-        pool, coord = st["pool"], st["coord"]
-        wid = pool.ids[i]
-        line = self.actor(coord) + tx.zephyr_line(
-            self.out.ts(t), "INFO", 287, zl.REGISTERED % (wid, i + 1)
-        )
-        self.out.record(
-            t, [line], ("registrations",), proc=coord, names=st["name"], values={"worker_id": wid}
-        )
+        wid = st["pool"].ids[i]
+        self.actor_log(t, st["coord"], "INFO", 287, zl.REGISTERED % (wid, i + 1), ("registrations",),
+                       names=st["name"], values={"worker_id": wid})  # fmt: skip
 
     def start_stage(self, t, st):
-        out, coord = self.out, st["coord"]
+        coord = st["coord"]
         fmt = zl.STARTING_STAGE_WITH_EXECUTION if st["wording"] == "exec" else zl.STARTING_STAGE
         args = (
             (st["exec_id"], st["stage"], st["total"])
             if st["wording"] == "exec"
             else (st["stage"], st["total"])
         )
-        out.record(t, [self.actor(coord) + tx.zephyr_line(out.ts(t), "INFO", 610, fmt % args)], ("stage_progress",),
-                   proc=coord, values={"stage": st["stage"]})  # fmt: skip
+        self.actor_log(
+            t, coord, "INFO", 610, fmt % args, ("stage_progress",), values={"stage": st["stage"]}
+        )
         st["stage_start"] = t
 
     def storm(self, t, st, fails, back, episode):
         """Workers marked failed by the 30 s check right after registering; some re-register."""
-        pool, coord, out = st["pool"], st["coord"], self.out
+        pool = st["pool"]
         chosen = self.rng.sample(range(pool.size), fails)
         patterns = ("ZL04",) if fails >= max(4, pool.size // 4) else ()
         for k, i in enumerate(chosen):
-            tt = t + k * 0.004
-            msg = zl.HEARTBEAT_TIMEOUT % (pool.ids[i], 30.0 + self.rng.random() * 2)
-            out.record(tt, [self.actor(coord) + tx.zephyr_line(out.ts(tt), "WARNING", 402, msg)], ("heartbeat_failures",),
-                       proc=coord, names=st["name"], values={"worker_id": pool.ids[i]}, patterns=patterns,
-                       about=(st["name"], episode))  # fmt: skip
+            silence = 30.0 + self.rng.random() * 2
+            self.heartbeat_failure(
+                t + k * 0.004, st, i, silence, patterns=patterns, about=(st["name"], episode)
+            )
         self.at(t + 8, lambda t0: self.reregister(t0, st, chosen[:back], 0.01))
 
     def reregister(self, t, st, indices, step):
-        pool, coord, out = st["pool"], st["coord"], self.out
+        pool = st["pool"]
         for k, i in enumerate(indices):
-            tt = t + k * step
             fmt = zl.REREGISTERING if k % 5 else zl.REREGISTERING_SHORT
-            out.record(tt, [self.actor(coord) + tx.zephyr_line(out.ts(tt), "INFO", 281, fmt % pool.ids[i])], ("reregistrations",),
-                       proc=coord, names=st["name"], values={"worker_id": pool.ids[i]})  # fmt: skip
+            self.actor_log(t + k * step, st["coord"], "INFO", 281, fmt % pool.ids[i], ("reregistrations",),
+                           names=st["name"], values={"worker_id": pool.ids[i]})  # fmt: skip
 
     def wave(self, t, st, first):
         """A preemption wave: node-death banners (deduplicated by Ray), then heartbeat failures."""
-        pool, coord, out, rng = st["pool"], st["coord"], self.out, self.rng
+        pool, coord, rng = st["pool"], st["coord"], self.rng
         killed_n, back_n = self.wave_sizes(pool.size)
         alive = [i for i in range(pool.size) if pool.alive[i]]
         victims = alive[:killed_n] if first else alive
@@ -573,10 +553,9 @@ class Story:
             for i in victims:
                 pool.alive[i] = False
             for k, i in enumerate(victims):
-                tt = t0 + k * 0.01
-                msg = zl.HEARTBEAT_TIMEOUT % (pool.ids[i], 30.0 + rng.random() * 3)
-                out.record(tt, [self.actor(coord) + tx.zephyr_line(out.ts(tt), "WARNING", 402, msg)], ("heartbeat_failures",),
-                           proc=coord, names=st["name"], values={"worker_id": pool.ids[i]}, patterns=("ZL07",))  # fmt: skip
+                self.heartbeat_failure(
+                    t0 + k * 0.01, st, i, 30.0 + rng.random() * 3, patterns=("ZL07",)
+                )
 
         self.at(t + span + 30, missed)
         if first:
@@ -592,16 +571,7 @@ class Story:
         else:
             st["frozen"] = True
             self.at(
-                t + 20,
-                lambda tt: out.record(
-                    tt,
-                    [
-                        self.actor(coord)
-                        + tx.zephyr_line(out.ts(tt), "WARNING", 655, zl.ALL_WORKERS_DEAD)
-                    ],
-                    (),
-                    proc=coord,
-                ),
+                t + 20, lambda tt: self.actor_log(tt, coord, "WARNING", 655, zl.ALL_WORKERS_DEAD)
             )
 
     def node_banner(self, t, node: Node, repeat: int):
@@ -946,9 +916,7 @@ class Story:
             ]
             msg = msgs[k % len(msgs)]
             level = "INFO" if k > 2 else "WARNING"
-            out.record(
-                t, [self.actor(coord) + tx.zephyr_line(out.ts(t), level, 377, msg)], (), proc=coord
-            )
+            self.actor_log(t, coord, level, 377, msg)
 
         fns += [lifecycle] * 5
 
@@ -963,13 +931,7 @@ class Story:
             msgs = [zl.HEARTBEAT_FAILED_COUNTED % (w, 2, 5, "RpcError: RPC error: Socket closed rpc_code: 14"),
                     zl.HEARTBEAT_GIVE_UP % (w, 5)]  # fmt: skip
             msg = msgs[k % 2]
-            out.record(
-                t,
-                [self.actor(proc) + tx.zephyr_line(out.ts(t), "ERROR", 612, msg)],
-                (),
-                proc=proc,
-                names=st["name"],
-            )
+            self.actor_log(t, proc, "ERROR", 612, msg, names=st["name"])
 
         fns += [worker_lifecycle] * 2
         fns += [self.bad_bytes] * 3
@@ -1058,7 +1020,7 @@ class Story:
         out.flush()
 
     def status(self, t, st):
-        out, pool = self.out, st["pool"]
+        pool = st["pool"]
         if not st["frozen"] and st["completed"] < st["total"]:
             frac = (t - st["stage_start"]) / max(1.0, st["t1"] - 60 - st["stage_start"])
             st["completed"] = min(st["total"] - 1, int(st["total"] * frac))
@@ -1093,8 +1055,8 @@ class Story:
                 pool.size - alive,
             )
         stuck = st["wording"] != "old" and alive == 0 and done < total
-        out.record(t, [self.actor(st["coord"]) + tx.zephyr_line(out.ts(t), "INFO", 341, msg)], ("worker_status",),
-                   proc=st["coord"], values={"stage": st["stage"]}, patterns=("ZL01",) if stuck else ())  # fmt: skip
+        self.actor_log(t, st["coord"], "INFO", 341, msg, ("worker_status",),
+                       values={"stage": st["stage"]}, patterns=("ZL01",) if stuck else ())  # fmt: skip
 
 
 def py_line_start(ts: str, name: str, attempt: int, index: int) -> str:
@@ -1218,10 +1180,10 @@ class Noise:
         st = self.story.current
         if st is None or not st["running"] or "stage_start" not in st or st["frozen"]:
             return self.driver_chatter(t)
-        out = self.story.out
         msg = zl.TASKS_COMPLETED % (st["stage"], st["completed"], st["total"])
-        out.record(t, [self.story.actor(st["coord"]) + tx.zephyr_line(out.ts(t), "INFO", 630, msg)], ("stage_progress",),
-                   proc=st["coord"], values={"stage": st["stage"]})  # fmt: skip
+        self.story.actor_log(
+            t, st["coord"], "INFO", 630, msg, ("stage_progress",), values={"stage": st["stage"]}
+        )
 
     def driver_chatter(self, t):
         out = self.story.out
