@@ -1,118 +1,134 @@
 """Lines -> records, by the folding rule of shared/DESIGN.md (exactly).
 
-A record is a head line plus its continuation lines. The folder is a streaming state machine per
-file: feed it decoded, ANSI-free lines in order and it hands back each record once the next head
-closes it, so a record split across a read chunk is still one record.
+A record is a head line plus its continuation lines. Most lines decide themselves: a body that
+starts with a timestamp and is not indented is always a head (rules 1-4 all need the opposite).
+Only the other lines go through the rule's state machine, in Python; everything else is
+vectorised. The folder keeps the last, still open record of a chunk and prepends it to the next
+chunk, so a record split across a read chunk is still one record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import polars as pl
 
-from parsers.prefix import DEDUP, TRACEBACK, Clock, is_exception_line, is_timestamped, split_prefix
+from parsers.lines import TRACEBACK, is_exception_line, is_timestamped, line_features
 
 SEVERE = frozenset(("WARNING", "ERROR", "FATAL"))
+_NO_RECORD = object()  # fold state before the first line
 
 
-@dataclass(slots=True)
-class Record:
-    file: str
-    line: int  # 1-based number of the head line in its file
-    prefix: str | None
-    source: str | None
-    pid: str | None
-    ip: str | None
-    ts: int | None  # epoch ms of the head's own timestamp
-    level: str | None
-    bodies: list[str] = field(default_factory=list)  # each line's text after its prefix
-    repeat: int = 1
-    # fold state
-    tb_open: bool = False
-    last: str = "other"  # kind of the record's last line: exc | indent | other
-    had_exc: bool = False
-    repeat_seen: bool = False
+def find_heads(feat: pl.DataFrame) -> pl.Series:
+    """A bool per line: does it start a record? The first line always does."""
+    decided = feat["timestamped"] & ~feat["indented"]
+    undecided = (~decided).arg_true().to_list()
+    if not undecided:
+        return decided
+    # Gather only what the state machine needs: the undecided lines and the line before each.
+    need = sorted(set(undecided) | {i - 1 for i in undecided if i > 0})
+    sub = feat[need].select("prefix", "level", "mbody", "indented")
+    at = {i: k for k, i in enumerate(need)}
+    new_heads = []
+    prefix, level, mbody, indented = (
+        sub[c].to_list() for c in ("prefix", "level", "mbody", "indented")
+    )
+    cur_prefix, cur_level, tb_open, last, had_exc = _NO_RECORD, None, False, "other", False
+    done = -2
+    for i in undecided:
+        if (
+            i - 1 != done and i > 0
+        ):  # the line before is a timestamped head: the state restarts there
+            k = at[i - 1]
+            cur_prefix, cur_level, tb_open, last, had_exc = (
+                prefix[k],
+                level[k],
+                False,
+                "other",
+                False,
+            )
+        done = i
+        k = at[i]
+        p, body, indent = prefix[k], mbody[k], indented[k]
+        if cur_prefix is not _NO_RECORD and (p is None or p == cur_prefix):
+            if indent:  # rule 1
+                last = "indent"
+                continue
+            if tb_open and not is_timestamped(body):  # rule 2
+                if is_exception_line(body):  # the exception line closes the traceback
+                    tb_open, last, had_exc = False, "exc", True
+                else:
+                    last = "other"
+                continue
+            if body == TRACEBACK and cur_level in SEVERE:  # rule 3
+                tb_open, last = True, "other"
+                continue
+            if (
+                had_exc
+                and last in ("exc", "indent")
+                and not body.startswith("Traceback")
+                and not is_timestamped(body)
+            ):
+                last = "exc"  # rule 4; its lines chain
+                continue
+        new_heads.append(i)
+        cur_prefix, cur_level = p, level[k]
+        tb_open, last, had_exc = body == TRACEBACK, "other", False
+        if not tb_open:
+            if indent:
+                last = "indent"
+            elif is_exception_line(body):  # not timestamped here, so the check is the rule's
+                last, had_exc = "exc", True
+    return decided.scatter(new_heads, True) if new_heads else decided
 
-    @property
-    def lines(self) -> int:
-        return len(self.bodies)
 
-    @property
-    def message(self) -> str:
-        return "\n".join(self.bodies)
+def to_records(feat: pl.DataFrame, heads: pl.Series, first_line: int) -> pl.DataFrame:
+    """Lines with their head flags -> one row per record (head fields, message, lines, repeat)."""
+    feat = feat.with_columns(
+        rid=heads.cast(pl.Int64).cum_sum() - 1,
+        line=pl.int_range(first_line, first_line + feat.height, dtype=pl.Int64),
+    )
+    return (
+        feat.group_by("rid", maintain_order=True)
+        .agg(
+            pl.col("line", "prefix", "source", "pid", "ip", "ts", "level").first(),
+            pl.len().cast(pl.Int32).alias("lines"),
+            pl.col("body").first().alias("head"),
+            pl.col("body").str.join("\n").alias("message"),
+            pl.col("repeat").drop_nulls().first().fill_null(1),
+        )
+        .drop("rid")
+    )
 
 
 class RecordFolder:
-    """Folds the lines of one file into records.
+    """Folds the lines of one file into records, chunk by chunk.
 
-    >>> f = RecordFolder("x.log")
-    >>> [r.line for r in f.feed(["a", "Traceback (most recent call last):", "  x", "E: y", "b"])] + [f.close().line]
-    [1, 2, 5]
+    >>> f = RecordFolder()
+    >>> f.feed(pl.Series(["a", "Traceback (most recent call last):", "  x", "E: y", "b"]))["line"].to_list()
+    [1, 2]
+    >>> f.close()["line"].to_list()
+    [5]
     """
 
-    def __init__(self, file: str, clock: Clock | None = None, first_line: int = 1):
-        self.file = file
-        self.clock = clock or Clock()
-        self.lineno = first_line - 1
-        self.open: Record | None = None
+    def __init__(self, tz: str = "UTC"):
+        self.tz = tz
+        self.carry = pl.Series("text", [], dtype=pl.String)
+        self.next_line = 1  # file line number of the first carried (or next) line
 
-    def feed(self, lines):
-        """Yield the records that the given lines close."""
-        for text in lines:
-            self.lineno += 1
-            rec = self.fold(text)
-            if rec is not None:
-                yield rec
+    def feed(self, lines: pl.Series) -> pl.DataFrame:
+        """Records that these lines close (the last record stays open for the next call)."""
+        lines = self.carry.append(lines.rename("text")) if len(self.carry) else lines.rename("text")
+        feat = line_features(lines, self.tz)
+        heads = find_heads(feat)
+        starts = heads.arg_true()
+        last = int(starts[-1]) if len(starts) else 0
+        self.carry = lines.slice(last)
+        records = to_records(feat.slice(0, last), heads[:last], self.next_line)
+        self.next_line += last
+        return records
 
-    def close(self) -> Record | None:
-        rec, self.open = self.open, None
-        return rec
-
-    def fold(self, text: str) -> Record | None:
-        prefix, source, pid, ip, body = split_prefix(text)
-        dedup = DEDUP.search(body) if "[repeated " in body else None
-        mbody = body[: dedup.start()] if dedup else body
-        cur = self.open
-        if cur is not None and (prefix is None or prefix == cur.prefix):
-            indented = mbody[:1] in (" ", "\t")
-            rule = 0
-            if indented:
-                rule = 1
-            elif cur.tb_open and not is_timestamped(mbody):
-                rule = 2
-            elif mbody == TRACEBACK and cur.level in SEVERE:
-                rule = 3
-            elif (
-                cur.had_exc
-                and cur.last in ("exc", "indent")
-                and not mbody.startswith("Traceback")
-                and not is_timestamped(mbody)
-            ):
-                rule = 4
-            if rule:
-                cur.bodies.append(body)
-                if dedup and not cur.repeat_seen:
-                    cur.repeat, cur.repeat_seen = int(dedup.group("n")), True
-                if rule == 1:
-                    cur.last = "indent"
-                elif rule == 2:
-                    if is_exception_line(mbody):  # the exception line closes the traceback
-                        cur.tb_open, cur.last, cur.had_exc = False, "exc", True
-                    else:
-                        cur.last = "other"
-                elif rule == 3:
-                    cur.tb_open, cur.last = True, "other"
-                else:
-                    cur.last = "exc"  # rule 4 lines chain: the next may follow them
-                return None
-        ts, level = self.clock.parse(mbody)
-        rec = Record(self.file, self.lineno, prefix, source, pid, ip, ts, level, [body])
-        if dedup:
-            rec.repeat, rec.repeat_seen = int(dedup.group("n")), True
-        if mbody == TRACEBACK:
-            rec.tb_open = True
-        elif mbody[:1] in (" ", "\t"):
-            rec.last = "indent"
-        elif ts is None and is_exception_line(mbody):
-            rec.last, rec.had_exc = "exc", True
-        self.open = rec
-        return cur
+    def close(self) -> pl.DataFrame:
+        lines, self.carry = self.carry, self.carry.clear()
+        feat = line_features(lines, self.tz)
+        records = to_records(feat, find_heads(feat), self.next_line)
+        self.next_line += len(lines)
+        return records

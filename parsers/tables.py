@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+import polars as pl
 import pyarrow as pa
 
-from parsers.records import Record
 from parsers.rules import RULES, TABLES, Rule
 
 COMMON = [
@@ -65,94 +65,145 @@ PIPELINE = re.compile(
 PIPELINE_START = re.compile(r"Starting zephyr pipeline: (?P<p>\S+)")
 IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
-# The prefilter: one alternation of every rule's first literal; a hit makes that rule a candidate.
 _BY_LITERAL: dict[str, list[Rule]] = defaultdict(list)
 for _rule in RULES:
     _BY_LITERAL[_rule.literals[0]].append(_rule)
-PREFILTER = re.compile(
-    "|".join(re.escape(lit) for lit in sorted(_BY_LITERAL, key=len, reverse=True))
-)
 
 
 def classify(message: str) -> dict[str, tuple[Rule, dict]]:
-    """The tables a record's message lands in: table -> (first matching rule, its fields)."""
-    hits = set(PREFILTER.findall(message))
-    if not hits:
-        return {}
+    """The tables one message lands in: table -> (first matching rule, its fields).
+
+    The per-message reference of ``classify_records`` (which the ingest uses).
+    """
     found: dict[str, tuple[Rule, dict]] = {}
     for rule in RULES:  # catalog order decides between rules of one table
-        if rule.literals[0] in hits and rule.table not in found:
+        if rule.table not in found:
             values = rule.extract(message)
             if values is not None:
                 found[rule.table] = (rule, values)
     return found
 
 
-def fields_of(record: Record) -> dict[str, str]:
-    """Ray C++ ``key=value`` trailers of the head line (``node_id=...``)."""
-    head = record.bodies[0]
-    if "=" not in head:
-        return {}
-    m = TRAILER.search(head)
-    if not m:
-        return {}
-    return dict(kv.split("=", 1) for kv in m.group(0).split())
+ANY_LITERAL = "|".join(re.escape(lit) for lit in sorted(_BY_LITERAL, key=len, reverse=True))
 
 
-def pipeline_named(message: str) -> str | None:
-    m = PIPELINE_START.search(message) if "Starting zephyr pipeline" in message else None
-    if m:
-        return m.group("p")
-    m = PIPELINE.search(message) if "zephyr-" in message else None
-    return m.group("p") if m else None
+def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl.Series]:
+    """Vectorised ``classify``: table -> its rows (the record's columns, ``rule`` and the
+    table's extra columns, typed), and a bool per record: was it classified at all?
+
+    Rules are tried in catalog order; within a table the first matching rule wins.
+    """
+    indexed = records.with_row_index("rid")
+    cand = indexed.filter(pl.col("message").str.contains(ANY_LITERAL))
+    has = {}  # literal -> bool per candidate, computed once
+    claimed = {t: pl.Series([False] * cand.height, dtype=pl.Boolean) for t in ("events", *TABLES)}
+    parts: dict[str, list[pl.DataFrame]] = defaultdict(list)
+    first_rule = pl.Series([None] * cand.height, dtype=pl.String)
+    for rule in RULES:
+        mask = ~claimed[rule.table]
+        for lit in rule.literals:
+            if lit not in has:
+                has[lit] = cand["message"].str.contains(lit, literal=True)
+            mask = mask & has[lit]
+        if not mask.any():
+            continue
+        sub = cand.filter(mask)
+        matched = sub["message"].str.contains(rule.regex)
+        if not matched.any():
+            continue
+        sub = sub.filter(matched)
+        hit = mask.arg_true().filter(matched)
+        claimed[rule.table] = claimed[rule.table].scatter(hit, True)
+        first_rule = first_rule.scatter(hit, first_rule.gather(hit).fill_null(rule.id))
+        parts[rule.table].append(_fields(sub, rule))
+    found = claimed["events"]
+    for t in TABLES:
+        found = found | claimed[t]
+    kinds = pl.concat_list([pl.when(claimed[t]).then(pl.lit(t)) for t in TABLES]).list.drop_nulls()
+    events = cand.with_columns(rule=first_rule, kinds=pl.select(kinds).to_series()).filter(found)
+    tables = {"events": events}
+    for table, frames in parts.items():
+        if table != "events":
+            tables[table] = pl.concat(frames, how="diagonal_relaxed").sort("rid")
+    classified = pl.Series([False] * records.height, dtype=pl.Boolean).scatter(events["rid"], True)
+    return tables, classified
 
 
-def convert(col: str, value):
-    if value is None:
-        return None
-    if col in INT_COLUMNS:
-        return int(value)
-    if col in FLOAT_COLUMNS:
-        return float(value)
-    return value
+def _fields(sub: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """The rule's named groups (then its extra regexes', for fields still empty) and constants."""
+    cols = EXTRA[rule.table]
+    values: dict[str, pl.Expr] = {}
+    for rx in (rule.regex, *rule.extra):
+        names = [
+            n
+            for n in re.compile(rx).groupindex
+            if n in cols or n in ("need_reschedule", "remaining_restarts", "node_name", "old_name")
+        ]
+        if not names:
+            continue
+        groups = pl.col("message").str.extract_groups(rx)
+        for n in names:
+            expr = groups.struct.field(n)
+            values[n] = pl.coalesce(values[n], expr) if n in values else expr
+    for k, v in rule.set.items():
+        values[k] = pl.lit(v)
+    out = sub.with_columns(rule=pl.lit(rule.id), **values)
+    return _derive(rule.table, out)
 
 
-def derive(table: str, values: dict) -> dict:
-    """Columns computed from others, the same for every rule of a table."""
-    if table == "node_deaths" and not values.get("node_ip"):
-        name = values.get("node_name") or values.get("old_name")
-        if name and IPV4.match(name):
-            values["node_ip"] = name  # on GCE/TPU VMs the node name is its IP
-    elif table == "actor_deaths" and "need_reschedule" in values:
-        values["will_restart"] = (
-            values["need_reschedule"] == "1" and values.get("remaining_restarts") != "0"
+def _derive(table: str, df: pl.DataFrame) -> pl.DataFrame:
+    """Columns computed from others, the same for every rule of a table; then the types."""
+    if table == "node_deaths":
+        name = (
+            pl.coalesce(*(pl.col(c) for c in ("node_name", "old_name") if c in df.columns))
+            if ("node_name" in df.columns or "old_name" in df.columns)
+            else pl.lit(None, pl.String)
         )
-    return values
+        ip = pl.when(name.str.contains(r"^\d{1,3}(?:\.\d{1,3}){3}$")).then(name)
+        df = df.with_columns(
+            node_ip=pl.coalesce(pl.col("node_ip"), ip) if "node_ip" in df.columns else ip
+        )
+    elif table == "actor_deaths" and "need_reschedule" in df.columns:
+        df = df.with_columns(
+            will_restart=pl.when(pl.col("need_reschedule").is_not_null()).then(
+                (pl.col("need_reschedule") == "1") & (pl.col("remaining_restarts") != "0")
+            )
+        )
+    casts = {}
+    for col in EXTRA[table]:
+        dtype = pl.from_arrow(pa.array([], type=_type(col))).dtype
+        casts[col] = (
+            pl.col(col).cast(dtype, strict=False) if col in df.columns else pl.lit(None, dtype)
+        )
+    return df.with_columns(**casts)
 
 
-class TableBuffers:
-    """Column lists per table for the current chunk, turned into Arrow batches on flush."""
+def to_arrow(table: str, df: pl.DataFrame) -> pa.Table:
+    """Rows of one table -> an Arrow table with exactly the table's schema."""
+    schema = SCHEMAS[table]
+    fields = trailer_fields(df["head"])
+    columns = []
+    for f in schema:
+        if f.name == "fields":
+            columns.append(fields)
+        else:
+            columns.append(df[f.name].to_arrow().cast(f.type))
+    return pa.Table.from_arrays(columns, schema=schema)
 
-    def __init__(self):
-        self.cols = {t: defaultdict(list) for t in ("events", *TABLES)}
-        self.rows = defaultdict(int)
-        self.events = defaultdict(int)
 
-    def add(self, table: str, common: list, extra: dict):
-        cols = self.cols[table]
-        for (name, _), value in zip(COMMON, common, strict=True):
-            cols[name].append(value)
-        for col in EXTRA[table]:
-            cols[col].append(convert(col, extra.get(col)))
-        self.rows[table] += 1
-        self.events[table] += common[9]
-
-    def batches(self):
-        """Yield (table, RecordBatch) for every table with rows, and clear."""
-        for table, cols in self.cols.items():
-            if not cols:
-                continue
-            schema = SCHEMAS[table]
-            arrays = [pa.array(cols[f.name], type=f.type) for f in schema]
-            yield table, pa.RecordBatch.from_arrays(arrays, schema=schema)
-            cols.clear()
+def trailer_fields(heads: pl.Series) -> pa.Array:
+    """Ray C++ ``key=value`` trailers of each head line, as a map column (empty when none)."""
+    trailers = heads.str.extract(TRAILER.pattern, 0)
+    offsets, keys, values = [0], [], []
+    for t in (
+        trailers.to_list() if trailers.null_count() < len(trailers) else [None] * len(trailers)
+    ):
+        if t:
+            for kv in t.split():
+                k, v = kv.split("=", 1)
+                keys.append(k)
+                values.append(v)
+        offsets.append(len(keys))
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(keys, pa.string()), pa.array(values, pa.string())
+    )

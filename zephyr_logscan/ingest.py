@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from parsers.prefix import ANSI, Clock
-from parsers.records import Record, RecordFolder
+from parsers.lines import split_lines
+from parsers.records import RecordFolder
 from parsers.sources import Source, SourceError, discover
-from parsers.tables import (
-    ALL_TABLES,
-    SCHEMAS,
-    TableBuffers,
-    classify,
-    derive,
-    fields_of,
-    pipeline_named,
-)
+from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
 
 VERSION = "0.1.0"
 # One pass: every word with a digit (numbers, hex ids, IPs, times, pid=N) becomes "<*>", so
 # records that differ only in values share a template.
-MASK = re.compile(r"[\w.:/=-]*\d[\w.:/=-]*")
+MASK = r"[\w.:/=-]*\d[\w.:/=-]*"
+JSON_LEVELS = {"WARN": "WARNING", "CRITICAL": "FATAL"}
+RECORD_SCHEMA = {
+    "line": pl.Int64, "prefix": pl.String, "source": pl.String, "pid": pl.Int64, "ip": pl.String,
+    "ts": pl.Int64, "level": pl.String, "lines": pl.Int32, "head": pl.String, "message": pl.String,
+    "repeat": pl.Int32,
+}  # fmt: skip
 MAX_TEMPLATES = 20_000
 
 
@@ -46,8 +45,8 @@ class IngestResult:
     manifest: dict
 
 
-def parse_time(text: str | None, tz: tzinfo) -> int | None:
-    """``--since``/``--until`` value -> epoch ms (naive times are read in ``tz``)."""
+def parse_time(text: str | None, tz: tzinfo) -> datetime | None:
+    """``--since``/``--until`` value -> an aware time (naive times are read in ``tz``)."""
     if text is None:
         return None
     try:
@@ -58,150 +57,192 @@ def parse_time(text: str | None, tz: tzinfo) -> int | None:
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
-    return int(dt.timestamp() * 1000)
+    return dt.astimezone(UTC)
+
+
+class FileState:
+    """What one file carries from chunk to chunk: its fold, last timestamp, process pipelines."""
+
+    def __init__(self, tz: str):
+        self.folder = RecordFolder(tz)
+        self.last_ts = None
+        self.process_pipeline: dict[str, str] = {}
 
 
 class Ingest:
     """One run: folds every source into records, classifies them and streams the tables."""
 
-    def __init__(self, work: Path, tz: tzinfo, since: int | None, until: int | None):
+    def __init__(self, work: Path, tz: str, since, until):
         self.work = work
-        self.clock = Clock(tz)
+        self.tz = tz
         self.since, self.until = since, until
-        self.buffers = TableBuffers()
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self.rows = defaultdict(int)
+        self.events = defaultdict(int)
         self.templates: dict[str, list] = {}
-        self.process_pipeline: dict[tuple, str] = {}
         self.lines_total = self.lines_unmatched = self.lines_outside = 0
         self.first_ts = self.last_ts = None
 
     # --- records -> rows -------------------------------------------------------------------------
 
-    def record(self, rec: Record, last_ts: list):
-        nlines = len(rec.bodies)
-        self.lines_total += nlines
-        ts, inferred = rec.ts, False
-        if ts is None:
-            ts, inferred = last_ts[0], last_ts[0] is not None
-        else:
-            last_ts[0] = ts
-        if (self.since is not None and (ts is None or ts < self.since)) or (
-            self.until is not None and (ts is None or ts > self.until)
-        ):
-            self.lines_outside += nlines
+    def records(self, recs: pl.DataFrame, file: str, state: FileState):
+        if recs.height == 0:
             return
-        message = rec.message
-        named = pipeline_named(message)
-        key = self.process_key(rec)
-        if named is not None:
-            if key is not None:
-                self.process_pipeline[key] = named
-            pipeline = named
-        else:
-            pipeline = self.process_pipeline.get(key) if key is not None else None
-        found = classify(message)
-        if not found:
-            self.lines_unmatched += nlines
-            self.template(rec, message)
-            return
-        if ts is not None:
-            self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
-            self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
-        pid = int(rec.pid) if rec.pid and rec.pid.isdigit() else None
-        fields = list(fields_of(rec).items())
-        kinds = [t for t in found if t != "events"]
-        first_rule = next(iter(found.values()))[0].id
-        common = [rec.file, rec.line, nlines, ts, inferred, rec.level, rec.source, pid, rec.ip,
-                  rec.repeat, pipeline, first_rule, message, fields]  # fmt: skip
-        self.buffers.add("events", common, {"kinds": kinds})
-        for table, (rule, values) in found.items():
-            if table != "events":
-                common[11] = rule.id
-                self.buffers.add(table, common, derive(table, values))
+        self.lines_total += int(recs["lines"].sum())
+        recs = self.infer_time(recs, state)
+        if self.since is not None or self.until is not None:
+            keep = pl.lit(True)
+            if self.since is not None:
+                keep = keep & (pl.col("ts") >= self.since)
+            if self.until is not None:
+                keep = keep & (pl.col("ts") <= self.until)
+            inside = recs.select(keep.fill_null(False)).to_series()
+            self.lines_outside += int(recs.filter(~inside)["lines"].sum())
+            recs = recs.filter(inside)
+        recs = self.attribute_pipeline(recs, state).with_columns(file=pl.lit(file))
+        tables, classified = classify_records(recs)
+        unmatched = recs.filter(~classified)
+        self.lines_unmatched += int(unmatched["lines"].sum())
+        self.template(unmatched)
+        ts = tables["events"]["ts"].drop_nulls()
+        if len(ts):
+            self.first_ts = ts.min() if self.first_ts is None else min(self.first_ts, ts.min())
+            self.last_ts = ts.max() if self.last_ts is None else max(self.last_ts, ts.max())
+        for table, rows in tables.items():
+            self.rows[table] += rows.height
+            self.events[table] += int(rows["repeat"].sum())
+            self.write(table, to_arrow(table, rows))
+
+    def infer_time(self, recs: pl.DataFrame, state: FileState) -> pl.DataFrame:
+        """A record without its own timestamp takes the nearest earlier one of the same file."""
+        filled = pl.col("ts").forward_fill()
+        if state.last_ts is not None:
+            filled = filled.fill_null(pl.lit(state.last_ts, dtype=recs["ts"].dtype))
+        recs = recs.with_columns(
+            ts_inferred=pl.col("ts").is_null() & filled.is_not_null(), ts=filled
+        )
+        last = recs["ts"].drop_nulls()
+        if len(last):
+            state.last_ts = last[-1]
+        return recs
 
     @staticmethod
-    def process_key(rec: Record) -> tuple | None:
-        if rec.pid is not None and rec.pid.isdigit():
-            return (rec.file, rec.pid, rec.ip)
-        if rec.prefix is None:
-            return (rec.file, "driver")  # the driver's own lines are one process
-        return None  # raylet, gcs_server, autoscaler speak for the cluster
+    def attribute_pipeline(recs: pl.DataFrame, state: FileState) -> pl.DataFrame:
+        """The pipeline a record names, else the one its process named last (README, Decisions)."""
+        named = pl.coalesce(
+            pl.col("message").str.extract(PIPELINE_START.pattern, 1),
+            pl.col("message").str.extract(PIPELINE.pattern, 1),
+        )
+        key = (
+            pl.when(pl.col("pid").is_not_null())
+            .then(
+                pl.concat_str(
+                    [pl.col("pid").cast(pl.String), pl.col("ip").fill_null("")], separator="|"
+                )
+            )
+            .when(pl.col("prefix").is_null())
+            .then(pl.lit("driver"))  # the driver's own lines are one process
+        )  # raylet, gcs_server, autoscaler speak for the cluster: no key, no inheritance
+        recs = recs.with_columns(named=named, key=key)
+        carried = pl.col("key").replace_strict(
+            state.process_pipeline, default=None, return_dtype=pl.String
+        )
+        recs = recs.with_columns(
+            pipeline=pl.when(pl.col("key").is_null())
+            .then(pl.col("named"))
+            .otherwise(pl.coalesce(pl.col("named").forward_fill().over("key"), carried))
+        )
+        last = recs.filter(pl.col("named").is_not_null() & pl.col("key").is_not_null())
+        for key_, name in (
+            last.group_by("key", maintain_order=True).agg(pl.col("named").last()).iter_rows()
+        ):
+            state.process_pipeline[key_] = name
+        return recs
 
-    def template(self, rec: Record, message: str):
-        head = message.split("\n", 1)[0]
-        masked = MASK.sub("<*>", head[:400])[:300]  # bounded: a 50 MB line must stay linear
-        entry = self.templates.get(masked)
-        if entry is None:
-            if len(self.templates) >= MAX_TEMPLATES:
-                masked = "<other templates>"
-                entry = self.templates.get(masked)
+    def template(self, unmatched: pl.DataFrame):
+        if unmatched.height == 0:
+            return
+        # Every word with a digit (numbers, hex ids, IPs, times, pid=N) becomes "<*>"; bounded
+        # slices keep a single 50 MB line linear.
+        grouped = (
+            unmatched.with_columns(
+                template=pl.col("head")
+                .str.slice(0, 400)
+                .str.replace_all(MASK, "<*>")
+                .str.slice(0, 300)
+            )
+            .group_by("template", maintain_order=True)
+            .agg(
+                pl.len(),
+                pl.col("repeat").sum(),
+                pl.col("file", "line").first(),
+                pl.col("head").first().str.slice(0, 500),
+            )
+        )
+        for template, n, events, file, line, sample in grouped.iter_rows():
+            entry = self.templates.get(template)
             if entry is None:
-                entry = self.templates[masked] = [0, 0, rec.file, rec.line, head[:500]]
-        entry[0] += 1
-        entry[1] += rec.repeat
+                if len(self.templates) >= MAX_TEMPLATES:
+                    entry = self.templates.setdefault(
+                        "<other templates>", [0, 0, file, line, sample]
+                    )
+                else:
+                    entry = self.templates[template] = [0, 0, file, line, sample]
+            entry[0] += n
+            entry[1] += events
 
     # --- sources ---------------------------------------------------------------------------------
 
     def source(self, src: Source, progress: Callable[[int], None]):
-        folder = RecordFolder(src.label, self.clock)
-        last_ts: list = [None]
-        if src.json_events:
-            for chunk in src.chunks():
-                self.json_events(src, chunk, last_ts)
-                progress(src.bytes_read)
-            return
+        state = FileState(self.tz)
         for chunk in src.chunks():
-            text = chunk.decode("utf-8", "replace")
-            if "\x1b" in text:
-                text = ANSI.sub("", text)
-            lines = text.split("\n")
-            if lines and lines[-1] == "":
-                lines.pop()
-            if "\r" in text:
-                lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
-            src.lines += len(lines)
-            for rec in folder.feed(lines):
-                self.record(rec, last_ts)
-            self.flush()
+            if src.json_events:
+                self.records(self.json_events(src, chunk), src.label, state)
+            else:
+                lines = split_lines(chunk.decode("utf-8", "replace"))
+                src.lines += len(lines)
+                self.records(state.folder.feed(lines), src.label, state)
             progress(src.bytes_read)
-        rec = folder.close()
-        if rec is not None:
-            self.record(rec, last_ts)
-        self.flush()
+        if not src.json_events:
+            self.records(state.folder.close(), src.label, state)
 
-    def json_events(self, src: Source, chunk: bytes, last_ts: list):
+    @staticmethod
+    def json_events(src: Source, chunk: bytes) -> pl.DataFrame:
         """Ray's JSON event files: one event per line, read as a record of its message."""
+        rows = []
         for raw in chunk.decode("utf-8", "replace").splitlines():
             src.lines += 1
-            line_no = src.lines
             try:
                 ev = json.loads(raw)
-                message = str(ev.get("message", ""))
-            except (ValueError, AttributeError):
-                ev, message = None, raw
-            rec = Record(src.label, line_no, None, None, None, None, None, None, [message])
-            if isinstance(ev, dict):
-                rec.source = ev.get("source_type")
-                rec.pid = str(ev.get("pid")) if ev.get("pid") is not None else None
-                rec.level = {"WARN": "WARNING", "CRITICAL": "FATAL"}.get(
-                    str(ev.get("severity") or ev.get("levelname") or "").upper(),
-                    str(ev.get("severity") or ev.get("levelname") or "").upper() or None,
-                )
-                stamp = ev.get("timestamp")
-                if isinstance(stamp, int | float):
-                    rec.ts = int(stamp * 1000) if stamp < 1e11 else int(stamp)
-            self.record(rec, last_ts)
+            except ValueError:
+                ev = None
+            if not isinstance(ev, dict):
+                ev = {"message": raw}
+            level = str(ev.get("severity") or ev.get("levelname") or "").upper()
+            stamp = ev.get("timestamp")
+            ms = None
+            if isinstance(stamp, int | float):
+                ms = int(stamp * 1000) if stamp < 1e11 else int(stamp)
+            pid = ev.get("pid")
+            rows.append({
+                "line": src.lines, "prefix": None, "source": ev.get("source_type"),
+                "pid": int(pid) if str(pid).isdigit() else None, "ip": None, "ts": ms,
+                "level": JSON_LEVELS.get(level, level or None), "lines": 1,
+                "head": str(ev.get("message", "")), "message": str(ev.get("message", "")), "repeat": 1,
+            })  # fmt: skip
+        return pl.DataFrame(rows, schema=RECORD_SCHEMA).with_columns(
+            pl.col("ts").cast(pl.Datetime("ms", "UTC"))
+        )
 
     # --- output ----------------------------------------------------------------------------------
 
-    def flush(self):
-        for table, batch in self.buffers.batches():
-            writer = self.writers.get(table)
-            if writer is None:
-                writer = self.writers[table] = pq.ParquetWriter(
-                    self.work / f"{table}.parquet", SCHEMAS[table], compression="zstd"
-                )
-            writer.write_batch(batch)
+    def write(self, table: str, data: pa.Table):
+        writer = self.writers.get(table)
+        if writer is None:
+            writer = self.writers[table] = pq.ParquetWriter(
+                self.work / f"{table}.parquet", SCHEMAS[table], compression="zstd"
+            )
+        writer.write_table(data)
 
     def finish(self):
         rows = sorted(self.templates.items(), key=lambda kv: (-kv[1][0], kv[0]))
@@ -257,7 +298,7 @@ def ingest(
         raise IngestError(f"cannot write {out}: {e.strerror or e}") from None
     total = sum(s.path.stat().st_size for s in sources if s.path is not None)
     done_before = 0
-    run = Ingest(work, tz, parse_time(since, tz), parse_time(until, tz))
+    run = Ingest(work, str(tz), parse_time(since, tz), parse_time(until, tz))
     try:
         for src in sources:
             run.source(src, lambda n, base=done_before: progress and progress(base + n, total))
@@ -286,14 +327,10 @@ def replace_dir(work: Path, out: Path):
 
 
 def build_manifest(run: Ingest, sources: list[Source], skipped: list[dict], seconds: float) -> dict:
-    def iso(ms):
-        return (
-            None
-            if ms is None
-            else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-        )
+    def iso(ts):
+        return None if ts is None else ts.astimezone(UTC).isoformat(timespec="milliseconds")
 
-    tables = {t: {"rows": run.buffers.rows[t], "events": run.buffers.events[t]} for t in ALL_TABLES}
+    tables = {t: {"rows": run.rows[t], "events": run.events[t]} for t in ALL_TABLES}
     tables["templates"] = {
         "rows": len(run.templates),
         "events": sum(v[1] for v in run.templates.values()),

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import polars as pl
+
 from parsers.records import RecordFolder
 
 
 def fold(lines):
-    f = RecordFolder("x.log")
-    recs = list(f.feed(lines))
-    last = f.close()
-    return recs + ([last] if last else [])
+    """Records as objects with .line, .lines, .repeat, .level, fed in one chunk."""
+    f = RecordFolder()
+    frame = pl.concat([f.feed(pl.Series(lines)), f.close()])
+    return [SimpleNamespace(**row) for row in frame.iter_rows(named=True)]
 
 
 def test_dedup_suffix_counts_as_n_events():
@@ -72,12 +76,18 @@ def test_bare_warning_word_is_not_an_exception_line():
 
 
 def test_record_split_across_feeds_is_one_record():
-    f = RecordFolder("x.log")
-    out = list(
-        f.feed(
-            ["2026-02-20 10:00:00,000\tERROR x.py:1 -- boom", "Traceback (most recent call last):"]
-        )
-    )
-    out += list(f.feed(["  File y", "ValueError: z"]))
-    out.append(f.close())
-    assert [r.lines for r in out] == [4]
+    f = RecordFolder()
+    head = ["2026-02-20 10:00:00,000\tERROR x.py:1 -- boom", "Traceback (most recent call last):"]
+    out = [f.feed(pl.Series(head)), f.feed(pl.Series(["  File y", "ValueError: z"])), f.close()]
+    assert pl.concat(out)["lines"].to_list() == [4]
+
+
+def test_first_line_of_a_file_may_be_a_continuation_shape():
+    lines = [
+        "Traceback (most recent call last):",
+        "  x",
+        "ValueError: y",
+        "more",
+        "2026-02-20 10:00:00,000 INFO z",
+    ]
+    assert [r.lines for r in fold(lines)] == [4, 1]
