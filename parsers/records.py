@@ -81,21 +81,35 @@ def find_heads(feat: pl.DataFrame) -> pl.Series:
 
 
 def to_records(feat: pl.DataFrame, heads: pl.Series, first_line: int) -> pl.DataFrame:
-    """Lines with their head flags -> one row per record (head fields, message, lines, repeat)."""
-    feat = feat.with_columns(
-        rid=heads.cast(pl.Int64).cum_sum() - 1,
-        line=pl.int_range(first_line, first_line + feat.height, dtype=pl.Int64),
+    """Lines with their head flags -> one row per record (head fields, message, lines, repeat).
+
+    Most records are one line; only the others are grouped to join their lines.
+    """
+    starts = heads.arg_true()
+    lines = (
+        starts.append(pl.Series([feat.height], dtype=starts.dtype)).diff().slice(1).cast(pl.Int32)
     )
-    return (
-        feat.group_by("rid", maintain_order=True)
-        .agg(
-            pl.col("line", "prefix", "source", "pid", "ip", "ts", "level").first(),
-            pl.len().cast(pl.Int32).alias("lines"),
-            pl.col("body").first().alias("head"),
-            pl.col("body").str.join("\n").alias("message"),
-            pl.col("repeat").drop_nulls().first().fill_null(1),
-        )
-        .drop("rid")
+    records = feat.filter(heads).select(
+        pl.int_range(first_line, first_line + feat.height, dtype=pl.Int64).filter(heads).alias("line"),
+        "prefix", "source", "pid", "ip", "ts", "level",
+        pl.lit(lines).alias("lines"),
+        pl.col("body").alias("head"),
+        pl.col("body").alias("message"),
+        pl.col("repeat").fill_null(1),
+    )  # fmt: skip
+    multi = (lines > 1).arg_true()
+    if len(multi) == 0:
+        return records
+    rid = heads.cast(pl.Int32).cum_sum() - 1
+    grouped = (
+        feat.select("body", "repeat", rid=rid)
+        .filter(pl.col("rid").is_in(multi.cast(pl.Int32).implode()))
+        .group_by("rid", maintain_order=True)
+        .agg(pl.col("body").str.join("\n"), pl.col("repeat").drop_nulls().first().fill_null(1))
+    )
+    return records.with_columns(
+        message=records["message"].scatter(multi, grouped["body"]),
+        repeat=records["repeat"].scatter(multi, grouped["repeat"]),
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHUNK = 8 << 20  # bytes per read; a record split across two chunks is still one record
+CHUNK = 16 << 20  # bytes per read; a record split across two chunks is still one record
 SNIFF = 8192
 
 

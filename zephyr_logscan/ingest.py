@@ -199,7 +199,7 @@ class Ingest:
             if src.json_events:
                 self.records(self.json_events(src, chunk), src.label, state)
             else:
-                lines = split_lines(chunk.decode("utf-8", "replace"))
+                lines = split_lines(chunk)
                 src.lines += len(lines)
                 self.records(state.folder.feed(lines), src.label, state)
             progress(src.bytes_read)
