@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -82,6 +84,8 @@ class Ingest:
         self.templates: dict[str, list] = {}
         self.lines_total = self.lines_unmatched = self.lines_outside = 0
         self.first_ts = self.last_ts = None
+        self.writer_thread = ThreadPoolExecutor(1, thread_name_prefix="logscan-writer")
+        self.pending: deque = deque()
 
     # --- records -> rows -------------------------------------------------------------------------
 
@@ -101,7 +105,15 @@ class Ingest:
             recs = recs.filter(inside)
         recs = self.attribute_pipeline(recs, state).with_columns(file=pl.lit(file))
         tables, classified = classify_records(recs)
-        unmatched = recs.filter(~classified)
+        # The output side (templates, Arrow conversion, Parquet writing) runs in one writer
+        # thread, in order, while this thread parses the next chunk; at most two chunks wait.
+        while len(self.pending) >= 2:
+            self.pending.popleft().result()
+        self.pending.append(
+            self.writer_thread.submit(self.output, tables, recs.filter(~classified))
+        )
+
+    def output(self, tables: dict[str, pl.DataFrame], unmatched: pl.DataFrame):
         self.lines_unmatched += int(unmatched["lines"].sum())
         self.template(unmatched)
         ts = tables["events"]["ts"].drop_nulls()
@@ -245,6 +257,9 @@ class Ingest:
         writer.write_table(data)
 
     def finish(self):
+        while self.pending:
+            self.pending.popleft().result()
+        self.writer_thread.shutdown()
         rows = sorted(self.templates.items(), key=lambda kv: (-kv[1][0], kv[0]))
         cols = list(zip(*[(t, *v) for t, v in rows], strict=True)) if rows else [[]] * 6
         table = pa.table(
@@ -264,6 +279,13 @@ class Ingest:
                 pq.write_table(
                     SCHEMAS[name].empty_table(), self.work / f"{name}.parquet", compression="zstd"
                 )
+
+    def abandon(self):
+        """After a failure: stop the writer thread and close what is open (the folder is removed)."""
+        self.writer_thread.shutdown(cancel_futures=True)
+        for writer in self.writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
 
 
 def ingest(
@@ -308,6 +330,7 @@ def ingest(
         (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         replace_dir(work, out)
     except BaseException:
+        run.abandon()
         shutil.rmtree(work, ignore_errors=True)
         raise
     return IngestResult(out, manifest)
