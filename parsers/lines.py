@@ -61,16 +61,9 @@ def is_exception_line(body: str) -> bool:
     return rest == "" or rest == ":" or rest.startswith(": ")
 
 
-# Ray's own colour codes: removed from the bytes with plain replaces (fast), the rest by pattern.
-COMMON_ANSI = (b"\x1b[0m", b"\x1b[36m", b"\x1b[33m", b"\x1b[32m", b"\x1b[39m")
-
-
 def split_lines(chunk: bytes) -> pl.Series:
     """One chunk of whole lines -> its lines, decoded with replacement, ANSI codes and a
     trailing ``\\r`` removed."""
-    if b"\x1b" in chunk:
-        for code in COMMON_ANSI:
-            chunk = chunk.replace(code, b"")
     if b"\0" in chunk:  # NUL is the reader's column separator below: split in Python instead
         text = chunk.decode("utf-8", "replace")
         parts = text.split("\n")
@@ -97,52 +90,87 @@ def _ms(date: pl.Expr, ms: pl.Expr, fmt: str) -> pl.Expr:
     )
 
 
+PY_TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}"  # the bulk: Python logging
+PY_LEVEL = r"^[ \t]+(" + _LVL + r")\b"  # on the 12 characters after the timestamp
+OTHER_TIMESTAMP = (
+    r"^(?:\[\d|[DIWECF]\d|\d{4}-\d{2}-\d{2}T)"  # C++, glog, ISO: matched in full below
+)
+
+
 def line_features(lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
-    """Lines -> one row per line: prefix, source, pid, ip, body, repeat, ts, level, timestamped,
-    indented (``ts`` is the body's own timestamp, in UTC)."""
-    df = (
-        pl.DataFrame({"text": lines})
-        .with_columns(g=pl.col("text").str.extract_groups(PREFIX))
-        .unnest("g")
-    )
+    """Lines -> one row per line: prefix, source, pid, ip, body, mbody (the body without its
+    dedup suffix), repeat, ts (the body's own timestamp, UTC), level, timestamped, indented."""
+    # Cutting the prefix off (a plain regex find) is much faster than capturing it.
+    df = pl.DataFrame({"text": lines}).with_columns(body=pl.col("text").str.replace(PREFIX, ""))
+    cut = pl.col("text").str.len_chars() - pl.col("body").str.len_chars()
     df = df.with_columns(
-        prefix=pl.col("pfx").str.strip_chars_end(" "),
-        body=pl.col("text").str.slice(pl.col("pfx").str.len_chars().fill_null(0)),
-        ip=pl.coalesce("rip", "pip"),
+        prefix=pl.when(cut > 0).then(pl.col("text").str.head(cut).str.strip_chars_end(" "))
+    )
+    df = df.join(_prefix_parts(df["prefix"]), on="prefix", how="left", maintain_order="left")
+    body = df["body"]
+    repeat = body.str.extract(REPEAT, 1).cast(pl.Int32)
+    deduped = repeat.is_not_null().arg_true()
+    mbody = (
+        body.scatter(deduped, body.gather(deduped).str.replace(DEDUP_TAIL, ""))
+        if len(deduped)
+        else body
+    )
+    ts, level, timestamped = _timestamps(mbody, tz)
+    return df.select("prefix", "source", "pid", "ip", "body").with_columns(
+        mbody=mbody, repeat=repeat, ts=ts, level=level, timestamped=timestamped,
+        indented=mbody.str.contains(r"^[ \t]"),
+    )  # fmt: skip
+
+
+def _prefix_parts(prefix: pl.Series) -> pl.DataFrame:
+    """source, pid, ip of each distinct prefix (a chunk holds few distinct ones)."""
+    uniq = prefix.drop_nulls().unique().to_frame()
+    parts = uniq.with_columns(g=pl.col("prefix").str.extract_groups(PREFIX)).unnest("g")
+    return parts.select(
+        "prefix",
         source=pl.coalesce(
             "raylet", "auto", "name", pl.when(~pl.col("pid").str.contains(r"^\d+$")).then("pid")
         ),
+        pid=pl.col("pid").cast(pl.Int64, strict=False),
+        ip=pl.coalesce("rip", "pip"),
     )
-    df = df.with_columns(repeat=pl.col("body").str.extract(REPEAT, 1).cast(pl.Int32))
-    df = df.with_columns(
-        mbody=pl.when(pl.col("repeat").is_not_null())
-        .then(pl.col("body").str.replace(DEDUP_TAIL, ""))
-        .otherwise(pl.col("body"))
-    )
-    df = df.with_columns(t=pl.col("mbody").str.extract_groups(TIMESTAMP)).unnest("t")
-    # Python and Ray C++ timestamps share one layout: parse them as one column.
-    naive = pl.coalesce(
-        _ms(pl.coalesce("py", "cpp"), pl.coalesce("pyms", "cppms"), "%Y-%m-%d %H:%M:%S"),
-        _ms(pl.col("gl"), pl.col("glms"), "%Y%m%d %H:%M:%S"),
-        _ms(pl.when(pl.col("isotz").is_null()).then("iso"), pl.col("isoms"), "%Y-%m-%dT%H:%M:%S"),
-    )
-    aware = _ms(
-        pl.concat_str(
-            [pl.col("iso"), pl.col("isotz").str.replace("Z", "+00:00").str.replace(":", "")]
+
+
+def _timestamps(mbody: pl.Series, tz: str) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(ts in UTC, level, timestamped) per body. Python-logging stamps are parsed by position;
+    the rarer forms go through the full pattern on their rows only."""
+    is_py = mbody.str.contains(PY_TIMESTAMP)
+    frame = mbody.to_frame("m")
+    py = frame.select(
+        ts=pl.when(is_py).then(
+            _ms(pl.col("m").str.slice(0, 19), pl.col("m").str.slice(20, 3), "%Y-%m-%d %H:%M:%S")
         ),
-        pl.col("isoms"),
-        "%Y-%m-%dT%H:%M:%S%z",
+        level=pl.when(is_py).then(pl.col("m").str.slice(23, 12).str.extract(PY_LEVEL, 1)),
     )
-    ts = pl.coalesce(
-        naive.dt.replace_time_zone(
-            tz, ambiguous="earliest", non_existent="null"
-        ).dt.convert_time_zone("UTC"),
-        aware.dt.convert_time_zone("UTC"),
-    )
-    timestamped = pl.any_horizontal(pl.col(c).is_not_null() for c in ("py", "cpp", "gl", "iso"))
-    level = pl.coalesce("pylvl", "cpplvl", "gllvl", "isolvl").replace_strict(LEVELS, default=None)
-    return df.select(
-        "prefix", "source", pl.col("pid").cast(pl.Int64, strict=False), "ip", "body", "mbody", "repeat",
-        ts.alias("ts"), level.alias("level"), timestamped.alias("timestamped"),
-        pl.col("mbody").str.contains(r"^[ \t]").alias("indented"),
-    )  # fmt: skip
+    naive, level, timestamped = py["ts"], py["level"], is_py
+    others = (~is_py & mbody.str.contains(OTHER_TIMESTAMP)).arg_true()
+    aware = pl.Series([None] * len(mbody), dtype=pl.Datetime("ms", "UTC"))
+    if len(others):
+        g = mbody.gather(others).str.extract_groups(TIMESTAMP).struct.unnest()
+        sub = g.select(
+            naive=pl.coalesce(
+                _ms(pl.col("cpp"), pl.col("cppms"), "%Y-%m-%d %H:%M:%S"),
+                _ms(pl.col("gl"), pl.col("glms"), "%Y%m%d %H:%M:%S"),
+                _ms(pl.when(pl.col("isotz").is_null()).then("iso"), pl.col("isoms"), "%Y-%m-%dT%H:%M:%S"),
+            ),
+            aware=_ms(
+                pl.concat_str([pl.col("iso"), pl.col("isotz").str.replace("Z", "+00:00").str.replace(":", "")]),
+                pl.col("isoms"), "%Y-%m-%dT%H:%M:%S%z",
+            ).dt.convert_time_zone("UTC"),
+            level=pl.coalesce("cpplvl", "gllvl", "isolvl"),
+            timestamped=pl.any_horizontal(pl.col(c).is_not_null() for c in ("cpp", "gl", "iso")),
+        )  # fmt: skip
+        naive = naive.scatter(others, sub["naive"])
+        aware = aware.scatter(others, sub["aware"])
+        level = level.scatter(others, sub["level"])
+        timestamped = timestamped.scatter(others, sub["timestamped"])
+    local = naive.dt.replace_time_zone(
+        tz, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+    ts = pl.select(pl.coalesce(pl.lit(local), pl.lit(aware))).to_series()
+    return ts, level.replace_strict(LEVELS, default=None), timestamped
