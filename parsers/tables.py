@@ -87,60 +87,86 @@ def classify(message: str) -> dict[str, tuple[Rule, dict]]:
 ANY_LITERAL = "|".join(re.escape(lit) for lit in sorted(_BY_LITERAL, key=len, reverse=True))
 
 
+LITERALS = sorted({lit for rule in RULES for lit in rule.literals})
+RULE_IDS = pl.Series("rule", [rule.id for rule in RULES])
+TABLE_ORDER = {t: k for k, t in enumerate(TABLES)}
+
+
 def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl.Series]:
     """Vectorised ``classify``: table -> its rows (the record's columns, ``rule`` and the
     table's extra columns, typed), and a bool per record: was it classified at all?
 
-    One query decides, for every record and table, the first rule in catalog order whose
-    literals and regex match; then each winning rule extracts its fields from its rows.
+    One Aho-Corasick pass finds every literal in every message; then, rule by rule in catalog
+    order, the rows whose literals (and regex) match and whose table no earlier rule took.
     """
     indexed = records.with_row_index("rid")
-    cand = indexed.filter(pl.col("message").str.contains(ANY_LITERAL))
-    msg = cand["message"]
-    literals = sorted({lit for rule in RULES for lit in rule.literals})
-    has = cand.select(
-        pl.col("message").str.contains(lit, literal=True).alias(lit) for lit in literals
+    hits = (
+        indexed.select("rid", lit=pl.col("message").str.extract_many(LITERALS, overlapping=True))
+        .explode("lit")
+        .drop_nulls("lit")
+        .unique()
     )
-    winner = {
-        t: pl.Series(f"win:{t}", [None] * cand.height, dtype=pl.Int16) for t in ("events", *TABLES)
+    by_literal = {
+        key[0]: frame["rid"] for key, frame in hits.partition_by("lit", as_dict=True).items()
     }
+    message = records["message"]
+    claimed: dict[str, pl.Series] = {}
+    wins: list[tuple[int, pl.Series]] = []
     for k, rule in enumerate(RULES):
-        hit = has[rule.literals[0]]
+        rows = by_literal.get(rule.literals[0])
         for lit in rule.literals[1:]:
-            hit = hit & has[lit]
-        rows = (hit & winner[rule.table].is_null()).arg_true()
+            if rows is not None:
+                rows = (
+                    rows.filter(rows.is_in(by_literal[lit].implode()))
+                    if lit in by_literal
+                    else None
+                )
+        if rows is None or len(rows) == 0:
+            continue
+        if rule.table in claimed:
+            rows = rows.filter(~rows.is_in(claimed[rule.table].implode()))
+        if rule.regex != re.escape(rule.literals[0]):  # the regex says more than the literal
+            rows = rows.filter(message.gather(rows).str.contains(rule.regex))
         if len(rows) == 0:
             continue
-        if rule.regex != re.escape(rule.literals[0]):  # the regex says more than the literal
-            rows = rows.filter(msg.gather(rows).str.contains(rule.regex))
-        winner[rule.table] = winner[rule.table].scatter(rows, k)
-    cand = cand.with_columns(winner.values())
-    wins = [pl.col(f"win:{t}") for t in ("events", *TABLES)]
-    first = pl.min_horizontal(wins)
-    rule_ids = pl.Series([r.id for r in RULES])
-    # concat_str then split: a list built with concat_list is ten times slower here
-    kinds = pl.concat_str(
-        [pl.when(pl.col(f"win:{t}").is_not_null()).then(pl.lit(t)) for t in TABLES],
-        separator=",",
-        ignore_nulls=True,
-    )
-    cand = cand.with_columns(
-        rule=first.replace_strict(
-            pl.int_range(len(RULES), eager=True).cast(pl.Int16), rule_ids, default=None
-        ),
-        kinds=pl.when(kinds != "")
-        .then(kinds.str.split(","))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String))),
-    ).filter(first.is_not_null())
-    tables = {"events": cand}
-    for table in TABLES:
-        col = f"win:{table}"
-        present = cand[col].drop_nulls().unique().sort().to_list()
-        if present:
-            frames = [_fields(cand.filter(pl.col(col) == k), RULES[k]) for k in present]
-            tables[table] = pl.concat(frames, how="diagonal_relaxed").sort("rid")
-    classified = pl.Series([False] * records.height, dtype=pl.Boolean).scatter(cand["rid"], True)
+        rows = rows.sort()
+        claimed[rule.table] = (
+            pl.concat([claimed[rule.table], rows]) if rule.table in claimed else rows
+        )  # (append would modify in place)
+        wins.append((k, rows))
+    tables: dict[str, pl.DataFrame] = {}
+    for k, rows in wins:
+        rule = RULES[k]
+        if rule.table != "events":
+            tables.setdefault(rule.table, []).append(_fields(indexed.gather(rows), rule))
+    tables = {
+        t: pl.concat(frames, how="diagonal_relaxed").sort("rid") for t, frames in tables.items()
+    }
+    tables["events"] = _events(indexed, wins)
+    classified = indexed["rid"].is_in(tables["events"]["rid"].implode())
     return tables, classified
+
+
+def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.Series]]) -> pl.DataFrame:
+    """Every classified record once: its first rule in catalog order, and the tables it went to."""
+    if not wins:
+        return indexed.head(0).with_columns(
+            rule=pl.lit(None, pl.String), kinds=pl.lit([], pl.List(pl.String))
+        )
+    pairs = pl.concat(
+        pl.DataFrame({"rid": rows}).with_columns(
+            k=pl.lit(k, pl.Int32), t=pl.lit(TABLE_ORDER.get(RULES[k].table, -1), pl.Int32), name=pl.lit(RULES[k].table)
+        )
+        for k, rows in wins
+    )  # fmt: skip
+    per_record = (
+        pairs.group_by("rid")
+        .agg(pl.col("k").min(), kinds=pl.col("name").filter(pl.col("t") >= 0).sort_by(pl.col("t").filter(pl.col("t") >= 0)))
+        .sort("rid")
+    )  # fmt: skip
+    return indexed.gather(per_record["rid"]).with_columns(
+        rule=RULE_IDS.gather(per_record["k"]), kinds=per_record["kinds"]
+    )
 
 
 def _fields(sub: pl.DataFrame, rule: Rule) -> pl.DataFrame:
