@@ -1,6 +1,7 @@
 """zephyr-logscan: log forensics for zephyr coordinator incidents on Ray."""
 
+from zephyr_logscan.ingest import VERSION, IngestError, IngestResult, ingest
 from zephyr_logscan.synth import SynthConfig, synthesize
 
-__all__ = ["SynthConfig", "synthesize"]
-__version__ = "0.1.0"
+__all__ = ["IngestError", "IngestResult", "SynthConfig", "ingest", "synthesize"]
+__version__ = VERSION

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from zephyr_logscan import ingest as ingest_mod
-from zephyr_logscan import synth as synth_mod
+from zephyr_logscan.ingest import IngestError, SourceError, progress_printer
+from zephyr_logscan.ingest import ingest as ingest_logs
+from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
 
 
 class SizeType(click.ParamType):
@@ -19,7 +20,7 @@ class SizeType(click.ParamType):
         if isinstance(value, int):
             return value
         try:
-            return synth_mod.parse_size(value)
+            return parse_size(value)
         except ValueError as e:
             self.fail(str(e), param, ctx)
 
@@ -70,14 +71,12 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
       logscan synth -o small.txt --size 5MB --workers 64 --seed 3
     """
     try:
-        cfg = synth_mod.SynthConfig(
-            seed=seed, size=size, workers=workers, pipelines=pipelines, clean=clean
-        )
+        cfg = SynthConfig(seed=seed, size=size, workers=workers, pipelines=pipelines, clean=clean)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     started = time.perf_counter()
     try:
-        truth = synth_mod.synthesize(output, cfg)
+        truth = synthesize(output, cfg)
     except OSError as e:
         raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
     if not quiet:
@@ -125,12 +124,10 @@ def ingest(inputs, output, since, until, tz, quiet):
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
-    show = ingest_mod.progress_printer() if not quiet and sys.stderr.isatty() else None
+    show = progress_printer() if not quiet and sys.stderr.isatty() else None
     try:
-        result = ingest_mod.ingest(
-            list(inputs), output, since=since, until=until, tz=zone, progress=show
-        )
-    except (ingest_mod.IngestError, ingest_mod.SourceError) as e:
+        result = ingest_logs(list(inputs), output, since=since, until=until, tz=zone, progress=show)
+    except (IngestError, SourceError) as e:
         if show:
             click.echo("", err=True)
         raise click.UsageError(str(e)) from None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from importlib.metadata import version
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +25,7 @@ from parsers.records import RecordFolder
 from parsers.sources import Source, SourceError, discover
 from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
 
-VERSION = "0.1.0"
+VERSION = version("zephyr-logscan")  # one place: pyproject.toml
 # One pass: every word with a digit (numbers, hex ids, IPs, times, pid=N) becomes "<*>", so
 # records that differ only in values share a template.
 MASK = r"[\w.:/=-]*\d[\w.:/=-]*"
