@@ -1287,6 +1287,7 @@ def synthesize(path: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
     """
     cfg = cfg or SynthConfig()
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     truth = Truth()
     with open(tmp, "wb", buffering=1 << 20) as fh:

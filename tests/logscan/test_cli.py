@@ -44,7 +44,7 @@ def test_bad_usage_is_one_line_and_exit_2(args):
 
 
 def test_synth_writes_log_and_truth(tmp_path):
-    out = tmp_path / "log.txt"
+    out = tmp_path / "new" / "folder" / "log.txt"  # missing folders are made, as `make demo` needs
     res = run("synth", "-o", str(out), "--size", "500KB", "--workers", "16")
     assert res.returncode == 0, res.stderr
     assert out.exists() and Path(f"{out}.truth.json").exists()
