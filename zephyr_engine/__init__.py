@@ -1,1 +1,24 @@
-"""zephyr_engine: the corrected zephyr coordinator/worker engine."""
+"""zephyr_engine: the corrected zephyr coordinator/worker engine.
+
+>>> from zephyr_engine import Dataset, ZephyrContext
+>>> with ZephyrContext(max_workers=2) as ctx:
+...     ctx.execute(Dataset.from_list([1, 2, 3]).map(lambda x: x + 1)).results
+[2, 3, 4]
+"""
+
+from zephyr_engine.context import ExecutionResult, ZephyrContext
+from zephyr_engine.dataset import Dataset, ShardInfo
+from zephyr_engine.errors import (
+    ActorAlreadyExistsError,
+    NoAliveWorkersError,
+    NoWorkersRegisteredError,
+    PipelineFailedError,
+    ShardFailedError,
+    ZephyrError,
+)
+
+__all__ = [
+    "ActorAlreadyExistsError", "Dataset", "ExecutionResult", "NoAliveWorkersError",
+    "NoWorkersRegisteredError", "PipelineFailedError", "ShardFailedError", "ShardInfo",
+    "ZephyrContext", "ZephyrError",
+]  # fmt: skip

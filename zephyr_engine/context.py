@@ -1,0 +1,185 @@
+"""The driver side: ``ZephyrContext.execute`` runs a pipeline, attempt by attempt.
+
+Every attempt gets fresh actors under names that carry the pipeline and attempt
+(``zephyr-{name}-p{pipeline}-a{attempt}-coord-0``), so a retry never collides with a previous
+attempt's actors. Infrastructure failures (the coordinator lost, a name collision) are retried
+with exponential backoff and jitter up to ``max_execution_retries``; user errors and the typed
+no-progress errors are not. The final error carries every attempt's cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zephyr_engine import logs as zl
+from zephyr_engine.backends.local import LocalBackend
+from zephyr_engine.chunks import ChunkStore
+from zephyr_engine.coordinator import Coordinator
+from zephyr_engine.dataset import Dataset
+from zephyr_engine.errors import (
+    ActorDiedError,
+    CoordinatorLostError,
+    InfrastructureError,
+    PipelineFailedError,
+    RpcError,
+    ZephyrError,
+)
+from zephyr_engine.plan import compute_plan
+from zephyr_engine.worker import Worker
+
+log = logging.getLogger(zl.LOGGER_NAME)
+
+
+@dataclass
+class ExecutionResult:
+    results: list
+    counters: dict = field(default_factory=dict)
+
+
+class ZephyrContext:
+    """Runs ``Dataset`` pipelines on a backend (``"local"`` threads by default).
+
+    >>> with ZephyrContext(max_workers=4) as ctx:
+    ...     ctx.execute(Dataset.from_list(range(10)).map(lambda x: x * x).count()).results
+    [10]
+    """
+
+    def __init__(
+        self,
+        backend="local",
+        max_workers: int | None = None,
+        resources: dict | None = None,
+        no_workers_timeout: float = 600.0,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 30.0,
+        registration_timeout: float = 300.0,
+        max_execution_retries: int = 3,
+        max_shard_failures: int = 3,
+        max_shard_infra_failures: int = 20,
+        chunk_storage: str | None = None,
+        name: str | None = None,
+        address: str | None = None,
+        retry_backoff: float = 1.0,
+        max_consecutive_failures: int = 5,
+        rpc_timeout: float = 30.0,
+        status_interval: float = 5.0,
+    ):
+        if backend == "local":
+            self.backend, self._owns_backend = LocalBackend(), True
+        elif backend == "ray":
+            raise ZephyrError("the Ray backend is not part of this build yet; use backend='local'")
+        elif isinstance(backend, str):
+            raise ValueError(f"unknown backend {backend!r} (use 'local' or a backend object)")
+        else:
+            self.backend, self._owns_backend = backend, False
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.resources = dict(resources or {})
+        self.name = name or f"zephyr-{uuid.uuid4().hex[:8]}"
+        self.max_execution_retries = max_execution_retries
+        self.retry_backoff = retry_backoff
+        self.address = address
+        self._own_storage = chunk_storage is None
+        self.chunk_storage = Path(chunk_storage or tempfile.mkdtemp(prefix="zephyr-chunks-"))
+        self.config = {
+            "no_workers_timeout": no_workers_timeout, "heartbeat_interval": heartbeat_interval,
+            "heartbeat_timeout": heartbeat_timeout, "registration_timeout": registration_timeout,
+            "max_shard_failures": max_shard_failures, "max_shard_infra_failures": max_shard_infra_failures,
+            "max_consecutive_failures": max_consecutive_failures, "rpc_timeout": rpc_timeout,
+            "status_interval": status_interval, "max_idle_backoff": 0.5, "resources": self.resources,
+        }  # fmt: skip
+        self._pipelines = 0
+        self._live: list[str] = []
+        self.hooks: dict = {}  # fault-injection hooks for scenarios (loop_fault, fail_hook, on_attempt)
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def execute(self, dataset: Dataset) -> ExecutionResult:
+        plan = compute_plan(dataset)
+        pipeline = self._pipelines
+        self._pipelines += 1
+        causes: list[BaseException] = []
+        for attempt in range(self.max_execution_retries + 1):
+            log.info(zl.PIPELINE_START_WITH_ID, self.name, pipeline, attempt)
+            try:
+                return self._attempt(plan, pipeline, attempt)
+            except InfrastructureError as e:
+                causes.append(e)
+                left = self.max_execution_retries - attempt
+                if left == 0:
+                    break
+                delay = self.retry_backoff * 2**attempt * (1 + 0.1 * random.random())
+                log.warning(
+                    zl.PIPELINE_RETRY_BACKOFF, attempt + 1, left, delay, f"{type(e).__name__}: {e}"
+                )
+                time.sleep(delay)
+        raise PipelineFailedError(f"{self.name}-p{pipeline}", causes)
+
+    def _attempt(self, plan, pipeline: int, attempt: int) -> ExecutionResult:
+        execution_id = uuid.uuid4().hex[:12]
+        store = ChunkStore(self.chunk_storage / execution_id)
+        coord_name = zl.coordinator_name(self.name, pipeline, attempt)
+        config = {**self.config, **{k: v for k, v in self.hooks.items() if k == "loop_fault"}}
+        coordinator = self.backend.create_actor(Coordinator, coord_name, args=(coord_name, config),
+                                                max_restarts=0, max_concurrency=256)  # fmt: skip
+        self._live.append(coord_name)
+        try:
+            n = min(self.max_workers, max((s.num_shards for s in plan.stages), default=1)) or 1
+            worker_cfg = {k: self.config[k] for k in ("heartbeat_interval", "max_consecutive_failures",
+                                                       "rpc_timeout", "max_idle_backoff")}  # fmt: skip
+            worker_cfg["chunk_root"] = str(store.root)
+            if "fail_hook" in self.hooks:
+                worker_cfg["fail_hook"] = self.hooks["fail_hook"]
+            for i in range(n):
+                wid = zl.worker_name(self.name, i, pipeline, attempt)
+                self.backend.create_actor(Worker, wid, args=(coord_name, wid, worker_cfg), max_restarts=-1,
+                                          resources=self.resources or None)  # fmt: skip
+                self._live.append(wid)
+            if "on_attempt" in self.hooks:
+                self.hooks["on_attempt"](self, pipeline, attempt)
+            try:
+                outputs = coordinator.call("run_pipeline", plan, execution_id).result()
+                counters = coordinator.call("get_counters").result(timeout=5)
+            except (ActorDiedError, RpcError) as e:
+                raise CoordinatorLostError(f"coordinator {coord_name} lost: {e}") from None
+            return ExecutionResult(self._collect(plan, outputs, store), counters)
+        finally:
+            self._release()
+            store.remove()
+
+    @staticmethod
+    def _collect(plan, outputs, store) -> list:
+        if plan.result == "paths":
+            return [path for _, path in outputs]
+        rows = [row for _, path in outputs for row in store.read(path)]
+        return rows if plan.result == "rows" else rows[:1]
+
+    def _release(self) -> None:
+        for name in self._live:
+            try:
+                self.backend.kill(name)
+            except Exception:  # already gone
+                pass
+        self._live.clear()
+
+    # --- lifetime --------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        self._release()
+        if self._owns_backend:
+            self.backend.shutdown()
+        if self._own_storage:
+            shutil.rmtree(self.chunk_storage, ignore_errors=True)
+
+    def __enter__(self) -> ZephyrContext:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()

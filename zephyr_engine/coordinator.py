@@ -1,0 +1,333 @@
+"""The coordinator actor: owns the task queue of the running stage and the worker roster.
+
+The corrections (shared/engine-defects.md) are the contract:
+- a worker is ``(worker_id, incarnation)``; re-registration bumps the incarnation and re-queues
+  the old incarnation's shard; results carry ``(shard, attempt)`` and stale ones are dropped;
+- any RPC from a worker is a heartbeat; every RPC is O(1) under a short lock, and the stage wait
+  never holds the lock while sleeping;
+- the stage wait counts alive workers: none alive for ``no_workers_timeout`` raises
+  ``NoAliveWorkersError``; none registered for ``registration_timeout`` raises
+  ``NoWorkersRegisteredError``;
+- per-shard budgets for task errors and for infrastructure losses while in flight;
+- the status loop survives logging errors, and any other crash of it aborts the pipeline;
+- no worker is told to shut down while a re-queue could still need it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from zephyr_engine import logs as zl
+from zephyr_engine.backends.base import current_actor
+from zephyr_engine.errors import (
+    NoAliveWorkersError,
+    NoWorkersRegisteredError,
+    ShardFailedError,
+    ZephyrError,
+)
+from zephyr_engine.plan import Plan
+from zephyr_engine.worker import Task, commit_path
+
+log = logging.getLogger(zl.LOGGER_NAME)
+ALIVE = ("ready", "busy")
+
+
+@dataclass
+class _WorkerState:
+    incarnation: int
+    registered_at: float
+    last_seen: float
+    state: str = "ready"  # ready | busy | failed
+    shard: int | None = None
+
+
+class Coordinator:
+    def __init__(self, name: str, config: dict):
+        self.ctx = current_actor()
+        self.name = name
+        self.cfg = config
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.workers: dict[str, _WorkerState] = {}
+        self.counters: Counter = Counter()
+        self.fatal: BaseException | None = None
+        self.finished = False
+        self.plan: Plan | None = None
+        self.stage = None
+        self._reset_stage(0, {})
+        log.info(zl.COORDINATOR_INITIALIZED)
+        threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True).start()
+
+    def _reset_stage(self, total: int, inputs: dict):
+        self.total, self.completed = total, 0
+        self.inputs = inputs
+        self.queue: deque[int] = deque(range(total))
+        self.in_flight: dict[
+            int, tuple[str, int, int]
+        ] = {}  # shard -> (worker, incarnation, attempt)
+        self.next_attempt: Counter = Counter()
+        self.task_failures: Counter = Counter()
+        self.infra_failures: Counter = Counter()
+        self.results: dict[int, list] = {}
+
+    # --- worker RPCs: O(1) (the roster check is O(1) per call) ----------------------------------
+
+    def register_worker(self, worker_id: str) -> int:
+        with self.lock:
+            now = time.monotonic()
+            w = self.workers.get(worker_id)
+            if w is None:
+                w = self.workers[worker_id] = _WorkerState(1, now, now)
+                log.info(zl.REGISTERED, worker_id, len(self.workers))
+            else:
+                log.info(zl.REREGISTERING, worker_id)
+                self._requeue(worker_id, w, "re-registered")
+                w.incarnation += 1
+                w.registered_at = w.last_seen = now
+                w.state = "ready"
+                self.counters["reregistrations"] += 1
+            self.changed.notify_all()
+            return w.incarnation
+
+    def heartbeat(self, worker_id: str, incarnation: int) -> str:
+        with self.lock:
+            return self._touch(worker_id, incarnation)
+
+    def pull_task(self, worker_id: str, incarnation: int):
+        with self.lock:
+            status = self._touch(worker_id, incarnation)
+            if status != "ok":
+                return ("shutdown", None)
+            if self.finished:
+                return ("shutdown", None)
+            if self.fatal is not None or not self.queue or self.stage is None:
+                return ("wait", None)
+            w = self.workers[worker_id]
+            if w.shard is not None:  # it asks again while holding a shard: that shard was lost
+                self._requeue(worker_id, w, "asked for more work")
+            shard = self.queue.popleft()
+            attempt = self.next_attempt[shard]
+            self.next_attempt[shard] += 1
+            self.in_flight[shard] = (worker_id, incarnation, attempt)
+            w.shard, w.state = shard, "busy"
+            task = Task(self.stage.index, shard, attempt, self.inputs.get(shard, ()))
+            return ("task", (self.stage, task, self.plan))
+
+    def report_result(
+        self, worker_id: str, incarnation: int, shard: int, attempt: int, refs: list
+    ) -> bool:
+        with self.lock:
+            self._touch(worker_id, incarnation)
+            if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+                current = self.in_flight.get(shard, (None, None, -1))[2]
+                log.warning(zl.STALE_RESULT, worker_id, shard, attempt, current)
+                self.counters["stale_results"] += 1
+                if self.stage is not None and self.stage.output.startswith("write_"):
+                    for _, tmp in refs:
+                        _remove(tmp)
+                return False
+            del self.in_flight[shard]
+            w = self.workers[worker_id]
+            w.shard, w.state = None, "ready"
+            if self.stage.output.startswith("write_"):  # exactly one attempt's file becomes final
+                committed = []
+                for target, tmp in refs:
+                    final = commit_path(tmp)
+                    os.replace(tmp, final)
+                    committed.append((target, final))
+                refs = committed
+            self.results[shard] = refs
+            self.completed += 1
+            self.counters["tasks_completed"] += 1
+            log.info(zl.TASKS_COMPLETED, self.stage.name, self.completed, self.total)
+            self.changed.notify_all()
+            return True
+
+    def report_error(
+        self, worker_id: str, incarnation: int, shard: int, attempt: int, error: str
+    ) -> None:
+        with self.lock:
+            self._touch(worker_id, incarnation)
+            if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+                return
+            del self.in_flight[shard]
+            w = self.workers[worker_id]
+            w.shard, w.state = None, "ready"
+            self.task_failures[shard] += 1
+            self.counters["task_errors"] += 1
+            n, limit = self.task_failures[shard], self.cfg["max_shard_failures"]
+            last = error.strip().splitlines()[-1] if error.strip() else "error"
+            if n >= limit:
+                msg = (f"Shard {shard} of {self.stage.name} has failed {n} times (max {limit}), last "
+                       f"failure on worker {worker_id}: {last}")  # fmt: skip
+                log.error(msg)
+                self.fatal = ShardFailedError(msg, shard, self.stage.name)
+            else:
+                log.warning(
+                    "Shard %d failed on worker %s (task error %d/%d), re-queuing.",
+                    shard,
+                    worker_id,
+                    n,
+                    limit,
+                )
+                self.queue.append(shard)
+            self.changed.notify_all()
+
+    def _touch(self, worker_id: str, incarnation: int) -> str:
+        """Any RPC is a heartbeat. A worker declared failed that speaks again is alive after all."""
+        w = self.workers.get(worker_id)
+        if w is None:
+            return "unknown"
+        if incarnation != w.incarnation:
+            return "stale"
+        w.last_seen = time.monotonic()
+        if w.state == "failed":
+            w.state = "busy" if w.shard is not None else "ready"
+            self.counters["false_deaths"] += 1
+            self.changed.notify_all()
+        return "ok"
+
+    def _requeue(self, worker_id: str, w: _WorkerState, why: str) -> None:
+        """Put the worker's in-flight shard back at the head of the queue (an infra loss)."""
+        shard, w.shard = w.shard, None
+        if shard is None or self.in_flight.get(shard, (None,))[0] != worker_id:
+            return
+        del self.in_flight[shard]
+        self.infra_failures[shard] += 1
+        n, limit = self.infra_failures[shard], self.cfg["max_shard_infra_failures"]
+        log.info(zl.REQUEUE_IN_FLIGHT, worker_id)
+        if n >= limit:
+            msg = (f"Shard {shard} of {self.stage.name} has been in flight during {n} infra failures "
+                   f"(max {limit}); treating it as a deterministic crasher. Last failure on worker {worker_id} ({why}).")  # fmt: skip
+            log.error(msg)
+            self.fatal = ShardFailedError(msg, shard, self.stage.name)
+        else:
+            self.queue.appendleft(shard)
+
+    # --- the pipeline (the driver's one long call) ----------------------------------------------
+
+    def run_pipeline(self, plan: Plan, execution_id: str) -> list:
+        """Run every stage; returns the final outputs' ``(target, path)`` in shard order."""
+        started = time.monotonic()
+        inputs: dict[int, tuple] = {}
+        outputs: list = []
+        with self.lock:
+            self.plan = plan
+        for stage in plan.stages:
+            with self.lock:
+                self.stage = stage
+                self._reset_stage(stage.num_shards, inputs)
+            log.info(zl.STARTING_STAGE_WITH_EXECUTION, execution_id, stage.name, stage.num_shards)
+            self._wait_for_stage(started)
+            with self.lock:
+                outputs = [ref for shard in sorted(self.results) for ref in self.results[shard]]
+            grouped: dict[int, list] = {}
+            for target, path in outputs:
+                grouped.setdefault(target, []).append(path)
+            inputs = {t: tuple(paths) for t, paths in grouped.items()}
+        with self.lock:
+            self.finished = True
+            self.stage = None
+        return outputs
+
+    def _wait_for_stage(self, started: float) -> None:
+        all_dead_since = None
+        with self.lock:
+            while True:
+                if self.fatal is not None:
+                    raise self.fatal
+                if self.ctx.stopped.is_set():  # this incarnation was killed: its threads end
+                    raise ZephyrError("coordinator stopped")
+                if self.completed >= self.total:
+                    return
+                now = time.monotonic()
+                alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
+                if not self.workers:
+                    if now - started > self.cfg["registration_timeout"]:
+                        raise NoWorkersRegisteredError(
+                            f"No worker registered within {self.cfg['registration_timeout']:.1f}s; the "
+                            f"workers ask for {self.cfg['resources']}: can the cluster provide that?"
+                        )
+                elif alive == 0:
+                    if all_dead_since is None:
+                        all_dead_since = now
+                        log.warning(zl.ALL_WORKERS_DEAD)
+                    elif now - all_dead_since > self.cfg["no_workers_timeout"]:
+                        msg = zl.NO_ALIVE_WORKERS % (
+                            now - all_dead_since,
+                            now - started,
+                            len(self.workers),
+                        )
+                        log.error(zl.COORDINATOR_ABORTED, msg)
+                        raise NoAliveWorkersError(msg)
+                else:
+                    all_dead_since = None
+                self.changed.wait(0.05)  # releases the lock while it waits
+
+    # --- the liveness and status loop -------------------------------------------------------------
+
+    def _loop(self) -> None:
+        tick = min(0.2, self.cfg["heartbeat_timeout"] / 4)
+        next_status = 0.0
+        while not self.ctx.stopped.wait(tick):
+            try:
+                fault = self.cfg.get("loop_fault")
+                if fault is not None:
+                    fault(self)
+                self._check_heartbeats()
+                if time.monotonic() >= next_status:
+                    next_status = time.monotonic() + self.cfg["status_interval"]
+                    self._log_status()
+            except Exception as e:
+                log.exception(zl.LOOP_CRASHED)
+                with self.lock:
+                    self.fatal = ZephyrError(
+                        f"Coordinator loop crashed unexpectedly: {type(e).__name__}: {e}"
+                    )
+                    log.error(zl.COORDINATOR_ABORTED, self.fatal)
+                    self.changed.notify_all()
+                return
+
+    def _check_heartbeats(self) -> None:
+        timeout = self.cfg["heartbeat_timeout"]
+        with self.lock:
+            now = time.monotonic()
+            for worker_id, w in self.workers.items():
+                # A grace period after (re-)registration: a worker is not judged before it could speak.
+                if (
+                    w.state in ALIVE
+                    and now - w.last_seen > timeout
+                    and now - w.registered_at > timeout
+                ):
+                    w.state = "failed"
+                    self.counters["heartbeat_failures"] += 1
+                    log.warning(zl.HEARTBEAT_TIMEOUT, worker_id, now - w.last_seen)
+                    self._requeue(worker_id, w, "missed heartbeats")
+            self.changed.notify_all()
+
+    def _log_status(self) -> None:
+        with self.lock:
+            if self.stage is None or self.finished:
+                return
+            alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
+            args = (self.stage.name, self.completed, self.total, len(self.in_flight), len(self.queue),
+                    alive, len(self.workers), len(self.workers) - alive)  # fmt: skip
+        try:
+            log.info(zl.STATUS, *args)
+        except Exception:  # a broken log handler must not stop liveness checks
+            pass
+
+    def get_counters(self) -> dict:
+        with self.lock:
+            return dict(self.counters)
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)

@@ -1,0 +1,259 @@
+"""The worker actor: registers, pulls shard tasks, runs them, reports, and heartbeats.
+
+Corrections over upstream: constructor arguments are small (the coordinator is found by name);
+transient RPC errors are retried with backoff, and only after ``max_consecutive_failures`` does
+the worker fail its actor so the backend restarts it (never an idle zombie); reports block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import threading
+import traceback
+import uuid
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from zephyr_engine import logs as zl
+from zephyr_engine.backends.base import current_actor
+from zephyr_engine.chunks import ChunkStore
+from zephyr_engine.dataset import ShardInfo
+from zephyr_engine.errors import ActorDiedError, RpcError
+from zephyr_engine.plan import Plan, Stage
+
+log = logging.getLogger(zl.LOGGER_NAME)
+TRANSIENT = (RpcError, ActorDiedError, FutureTimeout, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Task:
+    stage: int
+    shard: int
+    attempt: int
+    inputs: tuple[str, ...]  # chunk paths (stages after the first)
+
+
+class Worker:
+    def __init__(self, coordinator_name: str, worker_id: str, config: dict):
+        self.ctx = current_actor()
+        self.worker_id = worker_id
+        self.coordinator_name = coordinator_name
+        self.cfg = config
+        self.store = ChunkStore(config["chunk_root"])
+        self.incarnation: int | None = None
+        self.plan: Plan | None = None
+        threading.Thread(target=self._run, name=f"zephyr-poll-{worker_id}", daemon=True).start()
+
+    # --- calls to the coordinator ----------------------------------------------------------------
+
+    def _call(self, method: str, *args):
+        try:
+            coordinator = self.ctx.backend.get_actor(self.coordinator_name)
+        except ValueError:
+            raise ActorDiedError(f"coordinator {self.coordinator_name} not found") from None
+        return coordinator.call(method, *args).result(timeout=self.cfg["rpc_timeout"])
+
+    # --- loops -----------------------------------------------------------------------------------
+
+    def _run(self):
+        if not self._register():
+            return
+        threading.Thread(
+            target=self._heartbeat_loop, name=f"zephyr-hb-{self.worker_id}", daemon=True
+        ).start()
+        self._poll_loop()
+
+    def _register(self) -> bool:
+        delay = 0.02
+        failures = 0
+        while not self.ctx.stopped.is_set():
+            try:
+                self.incarnation = self._call("register_worker", self.worker_id)
+                return True
+            except TRANSIENT:
+                failures += 1
+                if failures >= self.cfg["max_consecutive_failures"]:
+                    self.ctx.fail("cannot register with the coordinator")
+                    return False
+                self.ctx.stopped.wait(delay)
+                delay = min(delay * 2, 1.0)
+        return False
+
+    def _poll_loop(self):
+        failures, idle = 0, 0.01
+        while not self.ctx.stopped.is_set():
+            try:
+                kind, payload = self._call("pull_task", self.worker_id, self.incarnation)
+                failures = 0
+            except TRANSIENT as e:
+                failures += 1
+                log.info(zl.PULL_TASK_FAILED, self.worker_id, f"{type(e).__name__}: {e}")
+                if failures >= self.cfg["max_consecutive_failures"]:
+                    log.error(zl.HEARTBEAT_GIVE_UP, self.worker_id, failures)
+                    self.ctx.fail("coordinator unreachable")
+                    return
+                self.ctx.stopped.wait(min(0.05 * 2**failures, 1.0))
+                continue
+            if kind == "shutdown":
+                log.info(zl.RECEIVED_SHUTDOWN, self.worker_id)
+                return
+            if kind == "wait":
+                self.ctx.stopped.wait(idle)
+                idle = min(idle * 2, self.cfg["max_idle_backoff"])
+                continue
+            idle = 0.01
+            stage, task, plan = payload
+            self.plan = plan
+            self._execute(stage, task)
+
+    def _heartbeat_loop(self):
+        failures = 0
+        paused = getattr(self.ctx.backend, "heartbeats_paused", lambda name: False)
+        while not self.ctx.stopped.wait(self.cfg["heartbeat_interval"]):
+            if paused(self.ctx.name):
+                continue
+            try:
+                if self._call("heartbeat", self.worker_id, self.incarnation) == "stale":
+                    return  # a newer incarnation of this worker exists
+                failures = 0
+            except TRANSIENT as e:
+                failures += 1
+                log.warning(zl.HEARTBEAT_FAILED_COUNTED, self.worker_id, failures,
+                            self.cfg["max_consecutive_failures"], f"{type(e).__name__}: {e}")  # fmt: skip
+                if failures >= self.cfg["max_consecutive_failures"]:
+                    log.error(zl.HEARTBEAT_GIVE_UP, self.worker_id, failures)
+                    self.ctx.fail("coordinator unreachable")
+                    return
+
+    # --- one task --------------------------------------------------------------------------------
+
+    def _execute(self, stage: Stage, task: Task):
+        log.info(zl.EXECUTING_SHARD, self.worker_id, task.shard, task.attempt)
+        try:
+            refs = run_task(self.plan, stage, task, self.store, self.cfg.get("fail_hook"))
+        except Exception:
+            self._report("report_error", task, traceback.format_exc())
+            return
+        self._report("report_result", task, refs)
+
+    def _report(self, method: str, task: Task, payload):
+        """Blocking, retried: a report must not be lost or overtaken by the next pull."""
+        delay = 0.02
+        for _ in range(self.cfg["max_consecutive_failures"] * 4):
+            if self.ctx.stopped.is_set():
+                return
+            try:
+                self._call(
+                    method, self.worker_id, self.incarnation, task.shard, task.attempt, payload
+                )
+                return
+            except TRANSIENT:
+                self.ctx.stopped.wait(delay)
+                delay = min(delay * 2, 1.0)
+
+
+def run_task(
+    plan: Plan, stage: Stage, task: Task, store: ChunkStore, fail_hook=None
+) -> list[tuple[int, str]]:
+    """Run one shard of one stage; returns ``(target shard, path)`` of everything it wrote."""
+    if fail_hook is not None:
+        fail_hook(stage, task)
+    info = ShardInfo(task.shard, stage.num_shards, stage.name)
+    items = _input(plan, stage, task, store)
+    for op in stage.ops:
+        items = _apply(op, items, info)
+    return _output(stage, task, items, store)
+
+
+def _input(plan: Plan, stage: Stage, task: Task, store: ChunkStore) -> Iterator:
+    if stage.input == "source":
+        return iter(plan.source_shards[task.shard])
+    items = itertools.chain.from_iterable(store.read(p) for p in task.inputs)
+    if stage.input != "groups":
+        return items
+    groups: dict = {}
+    for key, item in items:
+        groups.setdefault(key, []).append(item)
+    try:
+        keys = sorted(groups)
+    except TypeError:
+        keys = list(groups)
+    return (stage.reducer(k, groups[k]) for k in keys)
+
+
+def _apply(op, items: Iterator, info: ShardInfo) -> Iterator:
+    kind = op.kind
+    if kind == "map":
+        return map(op.fn, items)
+    if kind == "filter":
+        return filter(op.fn, items)
+    if kind == "flat_map":
+        return itertools.chain.from_iterable(map(op.fn, items))
+    if kind == "map_shard":
+        return iter(op.fn(items, info))
+    if kind == "load_jsonl":
+        return (json.loads(line) for path in items for line in open(path) if line.strip())
+    if kind == "load_parquet":
+        import pyarrow.parquet as pq
+
+        return (row for path in items for row in pq.read_table(path).to_pylist())
+    if kind == "fold":
+        acc = op.initial
+        for item in items:
+            acc = op.fn(acc, item)
+        return iter([acc])
+    if kind == "count_shard":
+        return iter([sum(1 for _ in items)])
+    if kind == "sum":
+        return iter([sum(items)])
+    raise ValueError(f"unknown operation {kind}")
+
+
+def _output(stage: Stage, task: Task, items: Iterator, store: ChunkStore) -> list[tuple[int, str]]:
+    if stage.output == "keep":
+        return [
+            (
+                task.shard,
+                store.write(list(items), stage.index, task.shard, task.attempt, task.shard),
+            )
+        ]
+    if stage.output in ("spread", "scatter"):
+        buckets: dict[int, list] = {}
+        for j, item in enumerate(items):
+            if stage.output == "spread":
+                target = (task.shard + j) % stage.out_shards
+                buckets.setdefault(target, []).append(item)
+            else:
+                key = stage.key_fn(item)
+                target = (
+                    zlib.crc32(repr(key).encode()) % stage.out_shards
+                )  # stable across processes
+                buckets.setdefault(target, []).append((key, item))
+        return [
+            (t, store.write(rows, stage.index, task.shard, task.attempt, t))
+            for t, rows in sorted(buckets.items())
+        ]
+    final = stage.pattern.format(shard=task.shard, total=stage.num_shards)
+    tmp = f"{final}.tmp-a{task.attempt}-{uuid.uuid4().hex[:8]}"  # committed by the coordinator
+    os.makedirs(os.path.dirname(os.path.abspath(final)), exist_ok=True)
+    rows = list(items)
+    if stage.output == "write_jsonl":
+        with open(tmp, "w") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    return [(task.shard, tmp)]
+
+
+def commit_path(tmp: str) -> str:
+    """The final path of a writer's temporary file."""
+    return tmp.rsplit(".tmp-a", 1)[0]
