@@ -9,6 +9,7 @@ no-progress errors are not. The final error carries every attempt's cause.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -163,10 +164,8 @@ class ZephyrContext:
 
     def _release(self) -> None:
         for name in self._live:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 self.backend.kill(name)
-            except Exception:  # already gone
-                pass
         self._live.clear()
 
     # --- lifetime --------------------------------------------------------------------------------

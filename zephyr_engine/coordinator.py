@@ -318,10 +318,8 @@ class Coordinator:
             alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
             args = (self.stage.name, self.completed, self.total, len(self.in_flight), len(self.queue),
                     alive, len(self.workers), len(self.workers) - alive)  # fmt: skip
-        try:
+        with contextlib.suppress(Exception):  # a broken log handler must not stop liveness checks
             log.info(zl.STATUS, *args)
-        except Exception:  # a broken log handler must not stop liveness checks
-            pass
 
     def get_counters(self) -> dict:
         with self.lock:
