@@ -6,6 +6,8 @@
 [2, 3, 4]
 """
 
+import logging
+
 from zephyr_engine.context import ExecutionResult, ZephyrContext
 from zephyr_engine.dataset import Dataset, ShardInfo
 from zephyr_engine.errors import (
@@ -16,6 +18,9 @@ from zephyr_engine.errors import (
     ShardFailedError,
     ZephyrError,
 )
+
+# A library logs; the application decides where to (and Python's last-resort stderr stays quiet).
+logging.getLogger("zephyr").addHandler(logging.NullHandler())
 
 __all__ = [
     "ActorAlreadyExistsError", "Dataset", "ExecutionResult", "NoAliveWorkersError",

@@ -7,6 +7,7 @@ the worker fail its actor so the backend restarts it (never an idle zombie); rep
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -136,8 +137,17 @@ class Worker:
         log.info(zl.EXECUTING_SHARD, self.worker_id, task.shard, task.attempt)
         try:
             refs = run_task(self.plan, stage, task, self.store, self.cfg.get("fail_hook"))
+        except MemoryError:  # as an OOM kill would: the process dies, the backend restarts it
+            self.ctx.fail(f"out of memory in shard {task.shard}")
+            return
         except Exception:
             self._report("report_error", task, traceback.format_exc())
+            return
+        if self.ctx.stopped.is_set():  # this incarnation was killed meanwhile: nothing to report
+            if stage.output.startswith("write_"):
+                for _, tmp in refs:
+                    with contextlib.suppress(OSError):
+                        os.remove(tmp)
             return
         self._report("report_result", task, refs)
 
@@ -197,7 +207,7 @@ def _apply(op, items: Iterator, info: ShardInfo) -> Iterator:
     if kind == "map_shard":
         return iter(op.fn(items, info))
     if kind == "load_jsonl":
-        return (json.loads(line) for path in items for line in open(path) if line.strip())
+        return (json.loads(line) for path in items for line in _read_lines(path) if line.strip())
     if kind == "load_parquet":
         import pyarrow.parquet as pq
 
@@ -212,6 +222,11 @@ def _apply(op, items: Iterator, info: ShardInfo) -> Iterator:
     if kind == "sum":
         return iter([sum(items)])
     raise ValueError(f"unknown operation {kind}")
+
+
+def _read_lines(path: str) -> list[str]:
+    with open(path) as f:
+        return f.readlines()
 
 
 def _output(stage: Stage, task: Task, items: Iterator, store: ChunkStore) -> list[tuple[int, str]]:
