@@ -187,7 +187,11 @@ class LocalBackend:
     def _end(self, name: str, restart: bool, reason: str, delay: float | None = None) -> None:
         with self._lock:
             actor = self._actors.get(name)
-            if actor is None or actor.state in ("dead", "restarting"):
+            if actor is None or actor.state == "dead":
+                return
+            if actor.state == "restarting":  # a kill during the restart delay cancels the restart
+                if not restart:
+                    actor.state = "dead"
                 return
             can_restart = restart and (
                 actor.max_restarts == -1 or actor.restarts < actor.max_restarts
