@@ -127,7 +127,10 @@ class ZephyrContext:
         execution_id = uuid.uuid4().hex[:12]
         store = ChunkStore(self.chunk_storage / execution_id)
         coord_name = zl.coordinator_name(self.name, pipeline, attempt)
-        config = {**self.config, **{k: v for k, v in self.hooks.items() if k == "loop_fault"}}
+        config = {
+            **self.config,
+            **{k: v for k, v in self.hooks.items() if k in ("loop_fault", "status_fault")},
+        }
         coordinator = self.backend.create_actor(Coordinator, coord_name, args=(coord_name, config),
                                                 max_restarts=0, max_concurrency=256)  # fmt: skip
         self._live.append(coord_name)

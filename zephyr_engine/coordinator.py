@@ -312,14 +312,22 @@ class Coordinator:
             self.changed.notify_all()
 
     def _log_status(self) -> None:
-        with self.lock:
-            if self.stage is None or self.finished:
-                return
-            alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
-            args = (self.stage.name, self.completed, self.total, len(self.in_flight), len(self.queue),
-                    alive, len(self.workers), len(self.workers) - alive)  # fmt: skip
-        with contextlib.suppress(Exception):  # a broken log handler must not stop liveness checks
+        """The status line; any failure here is reported and survived (upstream's loop died of one)."""
+        try:
+            fault = self.cfg.get("status_fault")
+            if fault is not None:
+                fault(self)
+            with self.lock:
+                if self.stage is None or self.finished:
+                    return
+                alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
+                args = (self.stage.name, self.completed, self.total, len(self.in_flight), len(self.queue),
+                        alive, len(self.workers), len(self.workers) - alive)  # fmt: skip
             log.info(zl.STATUS, *args)
+        except Exception as e:
+            self.counters["status_errors"] += 1
+            with contextlib.suppress(Exception):
+                log.warning("status line failed: %s: %s", type(e).__name__, e)
 
     def get_counters(self) -> dict:
         with self.lock:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import json
-import logging
 import os
 import pickle
 import tempfile
@@ -319,21 +318,22 @@ def zl09() -> tuple[bool, str]:
 
 
 def zl10() -> tuple[bool, str]:
-    """The status loop survives a broken log handler; a crash of the loop aborts the pipeline."""
-    engine_log = logging.getLogger(zl.LOGGER_NAME)
-    broken = _BrokenHandler()
-    engine_log.addHandler(broken)
-    try:
-        with context(max_workers=4, status_interval=0.05) as ctx:
-            ok1, detail1, _ = run_expecting(ctx, squares(8, 0.1), expected(8))
-    finally:
-        engine_log.removeHandler(broken)
+    """The status loop survives failures of the status line; any other crash of the loop aborts
+    the pipeline with an error instead of hanging."""
+
+    def unstable_status(coordinator):
+        raise RuntimeError("dictionary changed size during iteration")  # upstream's #3996
+
+    with context(max_workers=4, status_interval=0.05) as ctx:
+        ctx.hooks["status_fault"] = unstable_status
+        ok1, detail1, result = run_expecting(ctx, squares(8, 0.1), expected(8))
+        survived = result.counters.get("status_errors", 0) if result else 0
     ticks = {"n": 0}
 
     def crash(coordinator):
         ticks["n"] += 1
         if ticks["n"] == 3:
-            raise RuntimeError("dictionary changed size during iteration")
+            raise RuntimeError("unexpected state in the liveness check")
 
     with context(max_workers=4) as ctx:
         ctx.hooks["loop_fault"] = crash
@@ -344,9 +344,9 @@ def zl10() -> tuple[bool, str]:
         except ZephyrError as e:
             took = time.monotonic() - started
             ok2 = "loop crashed" in str(e) and took < 5
-            return (
-                ok1 and ok2,
-                f"broken log handler: {detail1}; loop crash: aborted in {took:.1f}s ({e})",
+            return ok1 and survived > 0 and ok2, (
+                f"status line failing: {detail1} ({survived} failures survived); "
+                f"loop crash: aborted in {took:.1f}s ({e})"
             )
 
 
@@ -396,14 +396,6 @@ def _lines(path: str) -> list[str]:
 
 class _Idle:
     """An actor that only holds its name."""
-
-
-class _BrokenHandler(logging.Handler):
-    def emit(self, record):
-        raise OSError("log disk full")
-
-    def handleError(self, record):  # noqa: N802 - logging's API
-        raise OSError("log disk full")
 
 
 def _raise_on(shard: int):
