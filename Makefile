@@ -29,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/engine.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

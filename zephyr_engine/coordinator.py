@@ -329,6 +329,11 @@ class Coordinator:
             with contextlib.suppress(Exception):
                 log.warning("status line failed: %s: %s", type(e).__name__, e)
 
+    def worker_count(self) -> int:
+        """Registered workers (alive or not)."""
+        with self.lock:
+            return len(self.workers)
+
     def get_counters(self) -> dict:
         with self.lock:
             return dict(self.counters)
