@@ -87,9 +87,6 @@ def rpc_latency(n: int = 1024, samples: int = 2000) -> None:
 
 
 def main():
-    Coordinator.worker_count = lambda self: len(
-        self.workers
-    )  # a read-only probe for the storm timing
     registration_storm()
     for workers in (64, 256):
         runs = [dispatch(20_000, workers) for _ in range(3)]
