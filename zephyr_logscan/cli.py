@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from reports import render_report
 from zephyr_logscan.ingest import IngestError, SourceError, progress_printer
 from zephyr_logscan.ingest import ingest as ingest_logs
 from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
@@ -108,8 +110,14 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
 @click.option(
     "--tz", default="UTC", show_default=True, help="Time zone of naive timestamps in the logs."
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Also write the HTML report here.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def ingest(inputs, output, since, until, tz, quiet):
+def ingest(inputs, output, since, until, tz, report_file, quiet):
     """Turn Ray/zephyr logs into typed Parquet tables and manifest.json.
 
     INPUTS are log files (plain, .gz, .zst), Ray session log folders, or - for stdin.
@@ -119,6 +127,7 @@ def ingest(inputs, output, since, until, tz, quiet):
       logscan ingest full_log.txt                       # -> full_log.txt.logscan/
       logscan ingest /tmp/ray/session_latest/logs -o tables/
       zcat full_log.txt.gz | logscan ingest - -o tables/ --since 2026-02-21T12:50
+      logscan ingest full_log.txt -o tables/ --report report.html
     """
     try:
         zone = ZoneInfo(tz)
@@ -133,6 +142,10 @@ def ingest(inputs, output, since, until, tz, quiet):
         raise click.UsageError(str(e)) from None
     if show:
         click.echo("", err=True)
+    if report_file:
+        written = render_report(result.out_dir, report_file)
+        if not quiet:
+            click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
     if quiet:
         return
     m = result.manifest
@@ -146,6 +159,36 @@ def ingest(inputs, output, since, until, tz, quiet):
         click.echo(f"  {table:22s} {counts['rows']:>9,} rows {counts['events']:>11,} events")
     for s in m["skipped"]:
         click.echo(f"  skipped {s['path']}: {s['why']}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="HTML file [default: FOLDER/report.html].",
+)
+def report(folder, output):
+    """Write the HTML timeline report of an ingest output folder.
+
+    One self-contained file (plotly inlined, works offline): workers over time per pipeline,
+    event strips, node lanes, findings and unknown templates.
+
+    \b
+    Example:
+      logscan report full_log.txt.logscan            # -> full_log.txt.logscan/report.html
+      logscan report tables/ -o incident.html
+    """
+    if not (Path(folder) / "manifest.json").exists():
+        raise click.UsageError(
+            f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
+        )
+    try:
+        written = render_report(folder, output)
+    except OSError as e:
+        raise click.ClickException(f"cannot write the report: {e.strerror or e}") from None
+    click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
 
 def main(argv=None):

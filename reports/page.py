@@ -1,0 +1,262 @@
+"""The report page: one self-contained HTML file (plotly.js inlined), six sections with stable ids,
+time axes linked across figures. Log text is untrusted: every piece of it is HTML-escaped before
+it reaches the page or a hover label, and the figure JSON cannot close its script element."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import datetime
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.offline
+import polars as pl
+from plotly.subplots import make_subplots
+
+from reports import timeline as tl
+
+KIND_STYLE = {"node death": ("x", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
+              "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle", "#1f77b4")}  # fmt: skip
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def render_report(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Write the HTML report of an ingest output folder; returns its path.
+
+    >>> render_report("full_log.txt.logscan")          # -> full_log.txt.logscan/report.html
+    """
+    t = tl.load(folder)
+    out = Path(out) if out else Path(folder) / "report.html"
+    start, end = tl.time_range(t)
+    every = tl.bin_seconds(start, end)
+    figures = {
+        "plot-workers": workers_figure(t),
+        "plot-events": events_figure(t, every),
+        "plot-nodes": nodes_figure(t),
+    }
+    if start is not None:  # one time range for every panel; zooming one zooms all (see the script)
+        for fig in figures.values():
+            fig.update_xaxes(range=[start, end], type="date")
+    body = "\n".join([
+        header_section(t, start, end),
+        plot_section("section-workers", "Workers over time", "plot-workers",
+                     "Alive, dead and registered workers and completed shards per pipeline, from the coordinator's "
+                     "status line. Red bands: no worker alive while work remained."),
+        plot_section("section-events", "Events", "plot-events",
+                     f"Events per {_duration(every)} (a record printed with [repeated Nx across cluster] counts N)."),
+        plot_section("section-nodes", "Node lanes", "plot-nodes",
+                     "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. Preemption waves show as vertical bands."),
+        findings_section(),
+        unknowns_section(t),
+    ])  # fmt: skip
+    page = PAGE.format(
+        title=html.escape(
+            f"logscan report: {', '.join(i['path'] for i in t.manifest['inputs'])[:200]}"
+        ),
+        plotly=plotly.offline.get_plotlyjs(),
+        body=body,
+        figures=_script_json({k: _figure_json(f) for k, f in figures.items()}),
+        config=_script_json(PLOT_CONFIG),
+    )
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+
+def workers_figure(t: tl.Tables) -> go.Figure:
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("workers", "completed shards"))  # fmt: skip
+    series = tl.worker_series(t)
+    for pipeline, s in series.items():
+        s = tl.thin(s)
+        trace = go.Scattergl if s.height > 5000 else go.Scatter
+        for col, dash in (("alive", "solid"), ("dead", "dash"), ("workers", "dot")):
+            if s[col].null_count() == s.height:
+                continue  # the old status wording has no alive/dead split
+            fig.add_trace(trace(x=s["ts"].to_list(), y=s[col].to_list(), mode="lines", line={"dash": dash},
+                                name=f"{_esc(pipeline)} {col}", legendgroup=_esc(pipeline)), row=1, col=1)  # fmt: skip
+        fig.add_trace(trace(x=s["ts"].to_list(), y=s["completed"].to_list(), mode="lines",
+                            name=f"{_esc(pipeline)} completed", legendgroup=_esc(pipeline)), row=2, col=1)  # fmt: skip
+        for a, b in tl.stalls(series[pipeline]):
+            fig.add_vrect(x0=a, x1=b, fillcolor="red", opacity=0.15, line_width=0, row="all", col=1)
+    if not series:
+        fig.add_annotation(
+            text="no coordinator status lines in these logs",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    fig.update_layout(height=560, margin={"t": 40, "b": 30}, hovermode="x unified")
+    return fig
+
+
+def events_figure(t: tl.Tables, every: int) -> go.Figure:
+    bins = tl.event_bins(t, every)
+    fig = make_subplots(
+        rows=len(bins), cols=1, shared_xaxes=True, vertical_spacing=0.02, subplot_titles=list(bins)
+    )
+    for row, (label, df) in enumerate(bins.items(), start=1):
+        fig.add_trace(go.Bar(x=df["bin"].to_list(), y=df["events"].to_list(), name=label, showlegend=False,
+                             hovertemplate=f"{label}: %{{y}} events<br>%{{x}}<extra></extra>"), row=row, col=1)  # fmt: skip
+    fig.update_layout(height=90 * len(bins) + 80, margin={"t": 40, "b": 30}, bargap=0)
+    fig.update_annotations(font_size=11)
+    return fig
+
+
+def nodes_figure(t: tl.Tables) -> go.Figure:
+    lanes = tl.node_lanes(t)
+    fig = go.Figure()
+    for kind, (symbol, color) in KIND_STYLE.items():
+        df = tl.thin(lanes.filter(pl.col("kind") == kind))
+        if df.height == 0:
+            continue
+        hover = [f"{_esc(m[:300])}<br>{_esc(f)}:{line} (x{r})" for m, f, line, r in
+                 zip(df["message"], df["file"], df["line"], df["repeat"], strict=True)]  # fmt: skip
+        trace = go.Scattergl if df.height > 5000 else go.Scatter
+        fig.add_trace(trace(x=df["ts"].to_list(), y=[_esc(n) for n in df["node"]], mode="markers", name=kind,
+                            marker={"symbol": symbol, "color": color, "size": 8}, hovertext=hover, hoverinfo="text"))  # fmt: skip
+    nodes = lanes["node"].n_unique() if lanes.height else 0
+    if not nodes:
+        fig.add_annotation(
+            text="no node events in these logs",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
+    fig.update_layout(height=max(300, 16 * nodes + 120), margin={"t": 30, "b": 30},
+                      yaxis={"type": "category", "categoryorder": "category ascending"})  # fmt: skip
+    return fig
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+def header_section(t: tl.Tables, start, end) -> str:
+    m = t.manifest
+    inputs = "".join(
+        f"<tr><td>{_esc(i['path'])}</td><td class=n>{i['bytes']:,}</td><td class=n>{i['lines']:,}</td></tr>"
+        for i in m["inputs"][:50]
+    )
+    more = f"<p>... and {len(m['inputs']) - 50} more inputs</p>" if len(m["inputs"]) > 50 else ""
+    counts = "".join(
+        f"<tr><td>{_esc(name)}</td><td class=n>{c['rows']:,}</td><td class=n>{c['events']:,}</td></tr>"
+        for name, c in m["tables"].items()
+    )
+    names = ", ".join(_esc(p) for p in tl.pipelines(t)) or "none found"
+    return f"""<section id="section-header"><h1>logscan report</h1>
+<p><b>Time range:</b> {_esc(_fmt(start))} to {_esc(_fmt(end))} UTC &middot; <b>lines:</b> {m["lines_total"]:,}
+({m["lines_unmatched"]:,} unmatched) &middot; <b>pipelines:</b> {names}</p>
+<div class=cols><table><tr><th>input</th><th>bytes</th><th>lines</th></tr>{inputs}</table>{more}
+<table><tr><th>table</th><th>rows</th><th>events</th></tr>{counts}</table></div></section>"""
+
+
+def plot_section(section_id: str, title: str, plot_id: str, note: str) -> str:
+    return f'<section id="{section_id}"><h2>{_esc(title)}</h2><p class=note>{_esc(note)}</p><div id="{plot_id}" class=plot></div></section>'
+
+
+def findings_section() -> str:
+    return ('<section id="section-findings"><h2>Findings</h2><p>Pattern detection (<code>logscan diagnose</code>) is '
+            "not part of this version yet, so no findings are listed; the timelines above show the raw evidence.</p></section>")  # fmt: skip
+
+
+def unknowns_section(t: tl.Tables) -> str:
+    top = tl.top_templates(t)
+    rows = "".join(
+        f"<tr><td class=n>{r['records']:,}</td><td class=n>{r['events']:,}</td><td><code>{_esc(r['template'])}</code>"
+        f"<div class=sample>{_esc(r['sample'][:300])}</div></td><td>{_esc(r['first_file'])}:{r['first_line']}</td></tr>"
+        for r in top.iter_rows(named=True)
+    )
+    total = t.manifest["tables"]["templates"]
+    return f"""<section id="section-unknowns"><h2>Unknowns</h2>
+<p>Records no rule classified: {total.get("records", 0):,} records in {total["rows"]:,} templates (the top {top.height}).</p>
+<table><tr><th>records</th><th>events</th><th>template and a sample</th><th>first seen</th></tr>{rows}</table></section>"""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _fmt(ts) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, datetime) else "-"
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _figure_json(fig: go.Figure) -> str:
+    return pio.to_json(fig, validate=False)
+
+
+def _script_json(value) -> str:
+    """JSON safe inside a <script> element: no '<' can close it or open a comment."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        text = "{" + ",".join(f"{json.dumps(k)}:{v}" for k, v in value.items()) + "}"
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} h1{{margin:0 0 .3em}}
+section{{margin-bottom:2em}} table{{border-collapse:collapse;font-size:13px;margin:.5em 1.5em .5em 0}}
+td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}} td.n{{text-align:right}}
+.cols{{display:flex;flex-wrap:wrap}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
+</style>
+<script>{plotly}</script></head><body>
+{body}
+<script>
+(function () {{
+  var figures = {figures};
+  var config = {config};
+  var ids = Object.keys(figures);
+  ids.forEach(function (id) {{ var f = figures[id]; Plotly.newPlot(id, f.data, f.layout, config); }});
+  // Zooming one time axis zooms them all.
+  var syncing = false;
+  function range(ev) {{
+    for (var k in ev) {{
+      if (/^xaxis\\d*\\.range\\[0\\]$/.test(k)) return [ev[k], ev[k.replace("[0]", "[1]")]];
+      if (/^xaxis\\d*\\.range$/.test(k)) return ev[k];
+      if (/^xaxis\\d*\\.autorange$/.test(k)) return "auto";
+    }}
+    return null;
+  }}
+  ids.forEach(function (id) {{
+    document.getElementById(id).on("plotly_relayout", function (ev) {{
+      var r = range(ev);
+      if (syncing || !r) return;
+      syncing = true;
+      var done = ids.filter(function (o) {{ return o !== id; }}).map(function (o) {{
+        var el = document.getElementById(o), update = {{}};
+        Object.keys(el.layout).filter(function (k) {{ return /^xaxis\\d*$/.test(k); }}).forEach(function (ax) {{
+          if (r === "auto") update[ax + ".autorange"] = true; else update[ax + ".range"] = r;
+        }});
+        return Plotly.relayout(el, update);
+      }});
+      Promise.all(done).then(function () {{ syncing = false; }}, function () {{ syncing = false; }});
+    }});
+  }});
+  document.body.setAttribute("data-rendered", ids.length);
+}})();
+</script></body></html>
+"""

@@ -1,0 +1,156 @@
+"""Ingest tables -> the data the report draws: event bins, worker series, node lanes, unknowns.
+
+Pure functions over polars frames, so the figures' numbers are tested apart from the drawing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+# Event strips: label -> (table, optional filter)
+STRIPS = {
+    "node deaths": ("node_deaths", None),
+    "heartbeat failures": ("heartbeat_failures", None),
+    "registrations": ("registrations", None),
+    "re-registrations": ("reregistrations", None),
+    "OOM kills": ("oom_kills", None),
+    "actor deaths": ("actor_deaths", None),
+    "name collisions": ("actor_already_exists", None),
+}
+NICE_BINS = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 86400]  # seconds
+MAX_POINTS = 50_000  # above this a lane is thinned to its first and last points per bin
+
+
+@dataclass
+class Tables:
+    folder: Path
+    manifest: dict
+    frames: dict[str, pl.DataFrame]
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.frames[name]
+
+
+def load(folder: str | Path) -> Tables:
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in manifest["tables"]}
+    return Tables(folder, manifest, frames)
+
+
+def time_range(t: Tables) -> tuple:
+    stamps = [
+        df["ts"].drop_nulls() for name, df in t.frames.items() if name != "templates" and df.height
+    ]
+    stamps = [s for s in stamps if len(s)]
+    if not stamps:
+        return None, None
+    return min(s.min() for s in stamps), max(s.max() for s in stamps)
+
+
+def bin_seconds(start, end, target_bins: int = 240) -> int:
+    """The smallest nice bin width that gives at most ``target_bins`` bins over the range."""
+    if start is None or end is None:
+        return 60
+    span = max((end - start).total_seconds(), 1)
+    return next((b for b in NICE_BINS if span / b <= target_bins), NICE_BINS[-1])
+
+
+def event_bins(t: Tables, every_s: int) -> dict[str, pl.DataFrame]:
+    """Per strip: ``bin`` start times and ``events`` (sum of ``repeat``) in each bin."""
+    out = {}
+    for label, (table, _) in STRIPS.items():
+        df = t[table].filter(pl.col("ts").is_not_null())
+        out[label] = (
+            df.sort("ts")
+            .group_by_dynamic("ts", every=f"{every_s}s")
+            .agg(pl.col("repeat").sum().alias("events"))
+            .rename({"ts": "bin"})
+        )
+    return out
+
+
+def worker_series(t: Tables) -> dict[str, pl.DataFrame]:
+    """Per pipeline: the status line over time (alive, dead, workers, completed, total)."""
+    status = t["worker_status"].filter(pl.col("ts").is_not_null()).sort("ts")
+    out = {}
+    for (pipeline,), df in status.group_by("pipeline", maintain_order=True):
+        out[pipeline or "(unattributed)"] = df.select(
+            "ts", "alive", "dead", "workers", "completed", "total", "stage"
+        )
+    return out
+
+
+def stalls(series: pl.DataFrame) -> list[tuple]:
+    """Stretches where no worker is alive and work remains: ``(start, end)`` pairs."""
+    stuck = series.with_columns(
+        stuck=(pl.col("alive") == 0) & (pl.col("completed") < pl.col("total"))
+    )
+    spans, start, last = [], None, None
+    for ts, is_stuck in stuck.select("ts", "stuck").iter_rows():
+        if is_stuck and start is None:
+            start = ts
+        if not is_stuck and start is not None:
+            spans.append((start, last))
+            start = None
+        last = ts
+    if start is not None:
+        spans.append((start, last))
+    return spans
+
+
+def node_lanes(t: Tables) -> pl.DataFrame:
+    """One row per event on a node: ``node`` (IP), ``ts``, ``kind``, ``repeat``, hover text."""
+    ip_of_node = dict(
+        t["node_deaths"].filter(pl.col("node_id").is_not_null() & pl.col("node_ip").is_not_null())
+        .select("node_id", "node_ip").iter_rows()
+    )  # fmt: skip
+
+    def lane(df: pl.DataFrame, kind: str, node: pl.Expr) -> pl.DataFrame:
+        return df.select(
+            node.alias("node"),
+            "ts",
+            pl.lit(kind).alias("kind"),
+            "repeat",
+            "message",
+            "file",
+            "line",
+        ).filter(pl.col("node").is_not_null() & pl.col("ts").is_not_null())
+
+    deaths = t["actor_deaths"]
+    parts = [
+        lane(t["node_deaths"], "node death", pl.col("node_ip")),
+        lane(t["oom_kills"], "OOM kill", pl.coalesce("node_ip", "ip")),
+        lane(
+            t["warnings"].filter(pl.col("code") == "tpu_device_busy"),
+            "TPU/VFIO error",
+            pl.col("ip"),
+        ),
+        lane(
+            deaths,
+            "actor death",
+            pl.coalesce(pl.col("node_id").replace_strict(ip_of_node, default=None), "ip"),
+        ),
+    ]
+    return pl.concat(parts).sort("ts")
+
+
+def thin(df: pl.DataFrame, limit: int = MAX_POINTS) -> pl.DataFrame:
+    """Keep at most ``limit`` points: an evenly strided sample that keeps the first and last."""
+    if df.height <= limit:
+        return df
+    step = -(-df.height // limit)
+    return df.gather_every(step)
+
+
+def top_templates(t: Tables, n: int = 25) -> pl.DataFrame:
+    return t["templates"].sort("records", descending=True).head(n)
+
+
+def pipelines(t: Tables) -> list[str]:
+    names = t["events"]["pipeline"].drop_nulls().unique().sort().to_list()
+    return names
