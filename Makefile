@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +15,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The report tests open the page in Debian's chromium; install it when missing (root, as on CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	  || echo "make: chromium could not be installed; the browser tests will skip"; }
+
 demo: $(STAMP)
 	$(BIN)/logscan synth -o demo/full_log.txt
-	$(BIN)/logscan ingest demo/full_log.txt -o demo/tables
+	$(BIN)/logscan ingest demo/full_log.txt -o demo/tables --report demo/report.html
 	@echo "demo: incident log   demo/full_log.txt"
 	@echo "demo: ground truth   demo/full_log.txt.truth.json"
 	@echo "demo: tables         demo/tables/ (manifest.json + one Parquet file per table)"
+	@echo "demo: report         demo/report.html (open it in a browser; works offline)"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
