@@ -123,8 +123,7 @@ class Coordinator:
         self, worker_id: str, incarnation: int, shard: int, attempt: int, refs: list
     ) -> bool:
         with self.lock:
-            self._touch(worker_id, incarnation)
-            if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+            if not self._settle(worker_id, incarnation, shard, attempt):
                 current = self.in_flight.get(shard, (None, None, -1))[2]
                 log.warning(zl.STALE_RESULT, worker_id, shard, attempt, current)
                 self.counters["stale_results"] += 1
@@ -132,9 +131,6 @@ class Coordinator:
                     for _, tmp in refs:
                         _remove(tmp)
                 return False
-            del self.in_flight[shard]
-            w = self.workers[worker_id]
-            w.shard, w.state = None, "ready"
             if self.stage.output.startswith("write_"):  # exactly one attempt's file becomes final
                 committed = []
                 for target, tmp in refs:
@@ -153,12 +149,8 @@ class Coordinator:
         self, worker_id: str, incarnation: int, shard: int, attempt: int, error: str
     ) -> None:
         with self.lock:
-            self._touch(worker_id, incarnation)
-            if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+            if not self._settle(worker_id, incarnation, shard, attempt):
                 return
-            del self.in_flight[shard]
-            w = self.workers[worker_id]
-            w.shard, w.state = None, "ready"
             self.task_failures[shard] += 1
             self.counters["task_errors"] += 1
             n, limit = self.task_failures[shard], self.cfg["max_shard_failures"]
@@ -178,6 +170,17 @@ class Coordinator:
                 )
                 self.queue.append(shard)
             self.changed.notify_all()
+
+    def _settle(self, worker_id: str, incarnation: int, shard: int, attempt: int) -> bool:
+        """A report is accepted only from the (worker, incarnation, attempt) holding the shard;
+        then the shard leaves the in-flight set and the worker is ready again."""
+        self._touch(worker_id, incarnation)
+        if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+            return False
+        del self.in_flight[shard]
+        w = self.workers[worker_id]
+        w.shard, w.state = None, "ready"
+        return True
 
     def _touch(self, worker_id: str, incarnation: int) -> str:
         """Any RPC is a heartbeat. A worker declared failed that speaks again is alive after all."""

@@ -1028,6 +1028,7 @@ class Story:
         alive = pool.n_alive()
         in_flight = 0 if st["frozen"] else min(alive, total - done)
         queued = total - done - in_flight
+        split = (alive, pool.size, pool.size - alive)  # alive/workers, dead (the newer wordings)
         if st["wording"] == "old":
             msg = zl.STATUS_OLD % (st["stage"], done, total, in_flight, queued, pool.size)
         elif st["wording"] == "exec":
@@ -1038,22 +1039,11 @@ class Story:
                 total,
                 in_flight,
                 queued,
-                alive,
-                pool.size,
-                pool.size - alive,
+                *split,
             )
             msg += zl.STATUS_THROUGHPUT % (f"{done * 1000}", "1.2k", f"{done * 3}MB", "4.1MB")
         else:
-            msg = zl.STATUS % (
-                st["stage"],
-                done,
-                total,
-                in_flight,
-                queued,
-                alive,
-                pool.size,
-                pool.size - alive,
-            )
+            msg = zl.STATUS % (st["stage"], done, total, in_flight, queued, *split)
         stuck = st["wording"] != "old" and alive == 0 and done < total
         self.actor_log(t, st["coord"], "INFO", 341, msg, ("worker_status",),
                        values={"stage": st["stage"]}, patterns=("ZL01",) if stuck else ())  # fmt: skip
