@@ -18,11 +18,13 @@ from zephyr_engine.errors import (
     ShardFailedError,
     ZephyrError,
 )
+from zephyr_engine.worker import get_shared
 
 # A library logs; the application decides where to (and Python's last-resort stderr stays quiet).
 logging.getLogger("zephyr").addHandler(logging.NullHandler())
 
 __all__ = [
+    "get_shared",
     "ActorAlreadyExistsError", "Dataset", "ExecutionResult", "NoAliveWorkersError",
     "NoWorkersRegisteredError", "PipelineFailedError", "ShardFailedError", "ShardInfo",
     "ZephyrContext", "ZephyrError",

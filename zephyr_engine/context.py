@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import random
 import shutil
 import tempfile
@@ -99,6 +100,12 @@ class ZephyrContext:
         self._pipelines = 0
         self._live: list[str] = []
         self.hooks: dict = {}  # fault-injection hooks for scenarios (loop_fault, fail_hook, on_attempt)
+        self._shared: dict = {}
+
+    def put(self, name: str, value) -> None:
+        """Share ``value`` with every task (``get_shared(name)`` in user code). It is written to
+        chunk storage once per attempt and loaded lazily by each worker, never sent with tasks."""
+        self._shared[name] = value
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -139,6 +146,7 @@ class ZephyrContext:
             worker_cfg = {k: self.config[k] for k in ("heartbeat_interval", "max_consecutive_failures",
                                                        "rpc_timeout", "max_idle_backoff")}  # fmt: skip
             worker_cfg["chunk_root"] = str(store.root)
+            worker_cfg["shared_dir"] = self._write_shared(store)
             if "fail_hook" in self.hooks:
                 worker_cfg["fail_hook"] = self.hooks["fail_hook"]
             for i in range(n):
@@ -157,6 +165,16 @@ class ZephyrContext:
         finally:
             self._release()
             store.remove()
+
+    def _write_shared(self, store: ChunkStore) -> str:
+        folder = store.root / "shared"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, value in self._shared.items():
+            tmp = folder / f".{name}.tmp"
+            with open(tmp, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / f"{name}.pkl")
+        return str(folder)
 
     @staticmethod
     def _collect(plan, outputs, store) -> list:

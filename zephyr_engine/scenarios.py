@@ -30,6 +30,7 @@ from zephyr_engine.errors import (
     ShardFailedError,
     ZephyrError,
 )
+from zephyr_engine.worker import get_shared
 
 ALL = tuple(f"ZL{i:02d}" for i in range(1, 13))
 TITLES = {
@@ -196,9 +197,13 @@ def zl03() -> tuple[bool, str]:
 
 
 def zl04(workers: int = 256) -> tuple[bool, str]:
-    """A registration storm: every worker registers at once; no false heartbeat deaths."""
+    """A registration storm: every worker registers at once, all load a shared value; no false
+    heartbeat deaths."""
     with context(max_workers=workers, heartbeat_timeout=2.0, heartbeat_interval=0.25) as ctx:
-        ok, detail, result = run_expecting(ctx, squares(workers * 2, 0.05), expected(workers * 2))
+        # A tokenizer-sized shared value: stored once, loaded lazily, never in a task reply.
+        ctx.put("tokenizer", bytes(200_000))
+        ds = squares(workers * 2, 0.05).map(lambda x: x + 0 * len(get_shared("tokenizer")))
+        ok, detail, result = run_expecting(ctx, ds, expected(workers * 2))
         false = result.counters.get("heartbeat_failures", 0) if result else None
         return ok and false == 0, f"{detail}; {workers} workers, {false} heartbeat failures"
 

@@ -8,10 +8,12 @@ the worker fail its actor so the backend restarts it (never an idle zombie); rep
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import json
 import logging
 import os
+import pickle
 import threading
 import traceback
 import uuid
@@ -24,11 +26,49 @@ from zephyr_engine import logs as zl
 from zephyr_engine.backends.base import current_actor
 from zephyr_engine.chunks import ChunkStore
 from zephyr_engine.dataset import ShardInfo
-from zephyr_engine.errors import ActorDiedError, RpcError
+from zephyr_engine.errors import ActorDiedError, RpcError, ZephyrError
 from zephyr_engine.plan import Plan, Stage
 
 log = logging.getLogger(zl.LOGGER_NAME)
 TRANSIENT = (RpcError, ActorDiedError, FutureTimeout, TimeoutError)
+_shared: contextvars.ContextVar[SharedData | None] = contextvars.ContextVar(
+    "zephyr_shared", default=None
+)
+
+
+class SharedData:
+    """Values put with ``ZephyrContext.put``: written once per attempt, read lazily and cached by
+    each worker, so no task reply carries them (upstream pickled them into every pull_task)."""
+
+    def __init__(self, folder: str | None):
+        self.folder = folder
+        self.cache: dict = {}
+        self.lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, name: str):
+        with self.lock:
+            if name not in self.cache:
+                path = os.path.join(self.folder or "", f"{name}.pkl")
+                if not self.folder or not os.path.exists(path):
+                    raise ZephyrError(
+                        f"no shared value named {name!r} (put it with ZephyrContext.put)"
+                    )
+                with open(path, "rb") as f:
+                    self.cache[name] = pickle.load(f)
+                self.loads += 1
+            return self.cache[name]
+
+
+def get_shared(name: str):
+    """The value put with ``ctx.put(name, value)``, inside user code that runs in a task.
+
+    >>> # ctx.put("vocab", vocab); ds.map(lambda doc: tokenize(doc, get_shared("vocab")))
+    """
+    shared = _shared.get()
+    if shared is None:
+        raise ZephyrError("get_shared() is only available inside a running task")
+    return shared.get(name)
 
 
 @dataclass(frozen=True)
@@ -48,6 +88,7 @@ class Worker:
         self.store = ChunkStore(config["chunk_root"])
         self.incarnation: int | None = None
         self.plan: Plan | None = None
+        self.shared = SharedData(config.get("shared_dir"))
         threading.Thread(target=self._run, name=f"zephyr-poll-{worker_id}", daemon=True).start()
 
     # --- calls to the coordinator ----------------------------------------------------------------
@@ -135,6 +176,7 @@ class Worker:
 
     def _execute(self, stage: Stage, task: Task):
         log.info(zl.EXECUTING_SHARD, self.worker_id, task.shard, task.attempt)
+        token = _shared.set(self.shared)
         try:
             refs = run_task(self.plan, stage, task, self.store, self.cfg.get("fail_hook"))
         except MemoryError:  # as an OOM kill would: the process dies, the backend restarts it
@@ -143,6 +185,8 @@ class Worker:
         except Exception:
             self._report("report_error", task, traceback.format_exc())
             return
+        finally:
+            _shared.reset(token)
         if self.ctx.stopped.is_set():  # this incarnation was killed meanwhile: nothing to report
             if stage.output.startswith("write_"):
                 for _, tmp in refs:

@@ -124,3 +124,15 @@ def test_context_cleans_up_actors_and_chunks():
 def test_writer_must_be_last():
     with pytest.raises(ValueError):
         compute_plan(Dataset.from_list([1]).write_jsonl("x-{shard}").map(str))
+
+
+def test_shared_values_are_read_lazily_inside_tasks(ctx):
+    from zephyr_engine import ShardFailedError, ZephyrError, get_shared
+
+    ctx.put("vocab", {"a": 1, "b": 2})
+    ds = Dataset.from_list(["a", "b", "a"]).map(lambda w: get_shared("vocab")[w])
+    assert ctx.execute(ds).results == [1, 2, 1]
+    with pytest.raises(ZephyrError):
+        get_shared("vocab")  # not inside a task
+    with pytest.raises(ShardFailedError, match="no shared value named 'nope'"):
+        ctx.execute(Dataset.from_list([1]).map(lambda x: get_shared("nope")))
