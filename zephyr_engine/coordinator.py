@@ -142,7 +142,8 @@ class Coordinator:
             self.completed += 1
             self.counters["tasks_completed"] += 1
             log.info(zl.TASKS_COMPLETED, self.stage.name, self.completed, self.total)
-            self.changed.notify_all()
+            if self.completed >= self.total:  # the stage waiter polls for everything else
+                self.changed.notify_all()
             return True
 
     def report_error(
