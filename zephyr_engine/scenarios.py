@@ -97,12 +97,25 @@ def workers_of(ctx: ZephyrContext, pipeline: int, attempt: int) -> list[str]:
     return ctx.backend.names(zl.worker_name(ctx.name, 0, pipeline, attempt).rsplit("-", 1)[0] + "-")
 
 
+def fault_free(ctx: ZephyrContext, ds: Dataset) -> list:
+    """The same pipeline on a fresh context with no faults: the reference output."""
+    with context(max_workers=ctx.max_workers) as clean:
+        for name, value in ctx._shared.items():
+            clean.put(name, value)
+        return clean.execute(ds).results
+
+
 def run_expecting(ctx: ZephyrContext, ds: Dataset, want: list) -> tuple[bool, str, object]:
+    """Run ``ds`` with the faults armed on ``ctx``; ok when it equals the fault-free run (which
+    itself must equal ``want``, the pipeline's known answer)."""
+    baseline = fault_free(ctx, ds)
+    if baseline != want:
+        return False, "the fault-free run itself gave a wrong answer", None
     try:
         result = ctx.execute(ds)
     except ZephyrError as e:
         return False, f"failed: {type(e).__name__}: {e}", None
-    same = result.results == want
+    same = result.results == baseline
     return (
         same,
         ("output equals the fault-free run" if same else "output differs from the fault-free run"),
@@ -230,17 +243,23 @@ def zl05() -> tuple[bool, str]:
             result = ctx.execute(ds)
         except ZephyrError as e:
             return False, f"failed: {type(e).__name__}: {e}"
+    reference = tempfile.mkdtemp(prefix="zl05-fault-free-")
+    with context(max_workers=8) as clean:
+        clean.execute(
+            squares(24, 0.01).write_jsonl(
+                os.path.join(reference, "part-{shard:03d}-of-{total}.jsonl")
+            )
+        )
+    files = sorted(os.listdir(out))
+    same_files = files == sorted(os.listdir(reference)) and all(
+        _lines(os.path.join(out, f)) == _lines(os.path.join(reference, f)) for f in files
+    )
     rows = sorted(
         json.loads(line)
         for p in sorted(glob.glob(os.path.join(out, "part-*")))
         for line in _lines(p)
     )
-    files = sorted(os.listdir(out))
-    exact = (
-        rows == sorted(expected(24))
-        and len(files) == 24
-        and all(f.endswith(".jsonl") for f in files)
-    )
+    exact = same_files and rows == sorted(expected(24)) and len(files) == 24
     rereg = result.counters.get("reregistrations", 0)
     return (
         exact and rereg >= 1,
