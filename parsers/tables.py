@@ -221,7 +221,7 @@ def _derive(table: str, df: pl.DataFrame) -> pl.DataFrame:
 def to_arrow(table: str, df: pl.DataFrame) -> pa.Table:
     """Rows of one table -> an Arrow table with exactly the table's schema."""
     schema = SCHEMAS[table]
-    fields = trailer_fields(df["head"])
+    fields = trailer_fields(df["head"], df["label"] if "label" in df.columns else None)
     columns = []
     for f in schema:
         if f.name == "fields":
@@ -231,12 +231,29 @@ def to_arrow(table: str, df: pl.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def trailer_fields(heads: pl.Series) -> pa.Array:
-    """Ray C++ ``key=value`` trailers of each head line, as a map column (empty when none)."""
-    trailers = heads.str.extract(TRAILER.pattern, 0)
-    counts = trailers.str.count_matches(" ").fill_null(0)  # one space before each pair
+def trailer_fields(heads: pl.Series, labels: pl.Series | None = None) -> pa.Array:
+    """Ray C++ ``key=value`` trailers of each head line (and the ``label`` of a JSON event), as a
+    map column (empty when none)."""
+    trailers = heads.str.extract(TRAILER.pattern, 0).str.strip_chars()
+    if labels is not None:
+        trailers = (
+            pl.DataFrame({"t": trailers, "l": labels})
+            .select(
+                pl.when(pl.col("l").is_not_null())
+                .then(
+                    pl.concat_str(
+                        [pl.lit("label=") + pl.col("l"), pl.col("t")],
+                        separator=" ",
+                        ignore_nulls=True,
+                    )
+                )
+                .otherwise(pl.col("t"))
+            )
+            .to_series()
+        )
+    counts = (trailers.str.count_matches(" ") + 1).fill_null(0)  # pairs are separated by one space
     offsets = pl.concat([pl.Series([0], dtype=pl.Int32), counts.cum_sum().cast(pl.Int32)])
-    pairs = trailers.drop_nulls().str.strip_chars().str.split(" ").explode()
+    pairs = trailers.drop_nulls().str.split(" ").explode()
     keys = pairs.str.extract(r"^([^=]+)=", 1)
     values = pairs.str.extract(r"^[^=]+=(.*)$", 1)
     return pa.MapArray.from_arrays(

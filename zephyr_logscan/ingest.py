@@ -34,6 +34,7 @@ RECORD_SCHEMA = {
     "line": pl.Int64, "prefix": pl.String, "source": pl.String, "pid": pl.Int64, "ip": pl.String,
     "ts": pl.Int64, "level": pl.String, "lines": pl.Int32, "head": pl.String, "message": pl.String,
     "repeat": pl.Int32,
+    "label": pl.String,  # JSON event files: the event's label, kept in `fields`
 }  # fmt: skip
 MAX_TEMPLATES = 20_000
 
@@ -242,6 +243,7 @@ class Ingest:
                 "pid": int(pid) if str(pid).isdigit() else None, "ip": None, "ts": ms,
                 "level": JSON_LEVELS.get(level, level or None), "lines": 1,
                 "head": str(ev.get("message", "")), "message": str(ev.get("message", "")), "repeat": 1,
+                "label": ev.get("label"),
             })  # fmt: skip
         return pl.DataFrame(rows, schema=RECORD_SCHEMA).with_columns(
             pl.col("ts").cast(pl.Datetime("ms", "UTC"))

@@ -237,3 +237,34 @@ def test_since_until_window(small_log, tmp_path):
 def test_ingest_error_for_bad_time(small_log, tmp_path):
     with pytest.raises(IngestError):
         ingest([str(small_log[0])], tmp_path / "t", since="yesterday")
+
+
+def test_json_event_files_keep_label_time_and_level(tmp_path):
+    logs = tmp_path / "session_x" / "logs"
+    (logs / "events").mkdir(parents=True)
+    (logs / "raylet.out").write_text(
+        "[2026-02-21 12:55:00,000 I 1 1] (raylet) node_manager.cc:1: Actor is failed on worker "
+        + "a" * 56
+        + " at node "
+        + "b" * 56
+        + ", need_reschedule = 1, death context type = ActorDiedErrorContext, "
+        "remaining_restarts = -1 job_id=01000000 actor_id=" + "c" * 32 + "\n"
+    )
+    message = ("The node with node id: " + "d" * 56 + " and address: 10.0.0.7 and node name: 10.0.0.7 has been marked "
+               "dead because the detector has missed too many heartbeats from it.")  # fmt: skip
+    event = {
+        "label": "RAY_NODE_REMOVED",
+        "message": message,
+        "severity": "ERROR",
+        "timestamp": 1771678500,
+        "pid": "65",
+    }
+    (logs / "events" / "event_GCS.log").write_text(json.dumps(event) + "\n")
+    out = ingest([str(logs)], tmp_path / "t").out_dir
+    node = pl.read_parquet(out / "node_deaths.parquet").row(0, named=True)
+    assert node["file"] == "logs/events/event_GCS.log" and node["level"] == "ERROR"
+    assert node["node_ip"] == "10.0.0.7" and dict(node["fields"]) == {"label": "RAY_NODE_REMOVED"}
+    assert node["ts"].isoformat().startswith("2026-02-21T12:55:00")
+    actor = pl.read_parquet(out / "actor_deaths.parquet").row(0, named=True)
+    assert dict(actor["fields"]) == {"job_id": "01000000", "actor_id": "c" * 32}
+    assert actor["will_restart"] is True
