@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from reports import render_report
 from zephyr_logscan.ingest import IngestError, SourceError, progress_printer
 from zephyr_logscan.ingest import ingest as ingest_logs
 from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
@@ -143,6 +142,8 @@ def ingest(inputs, output, since, until, tz, report_file, quiet):
     if show:
         click.echo("", err=True)
     if report_file:
+        from reports import render_report  # plotly loads only when a report is asked for
+
         written = render_report(result.out_dir, report_file)
         if not quiet:
             click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
@@ -184,6 +185,8 @@ def report(folder, output):
         raise click.UsageError(
             f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
         )
+    from reports import render_report  # plotly loads only when a report is asked for
+
     try:
         written = render_report(folder, output)
     except OSError as e:
