@@ -128,7 +128,9 @@ class ZephyrContext:
                     zl.PIPELINE_RETRY_BACKOFF, attempt + 1, left, delay, f"{type(e).__name__}: {e}"
                 )
                 time.sleep(delay)
-        raise PipelineFailedError(f"{self.name}-p{pipeline}", causes)
+        error = PipelineFailedError(f"{self.name}-p{pipeline}", causes)
+        log.error("%s: %s", type(error).__name__, error)  # the final failure, readable by logscan
+        raise error
 
     def _attempt(self, plan, pipeline: int, attempt: int) -> ExecutionResult:
         execution_id = uuid.uuid4().hex[:12]

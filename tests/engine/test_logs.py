@@ -6,6 +6,7 @@ import logging
 import time
 
 import polars as pl
+import pytest
 
 from zephyr_engine import Dataset, ZephyrContext
 from zephyr_engine import logs as zl
@@ -66,3 +67,32 @@ def test_faulted_run_log_ingests_with_counts_that_match_the_faults(tmp_path):
     assert tables["stage_progress"]["completed"].max() == 24
     assert tables["pipeline_attempts"].height == 1
     assert set(tables["registrations"]["pipeline"]) == {ctx.name}
+
+
+def test_exhausted_retries_are_logged_as_attempts_and_a_final_failure(tmp_path):
+    from zephyr_engine import PipelineFailedError
+
+    log_path = tmp_path / "engine.log"
+    handler = logging.FileHandler(log_path)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s:%(lineno)d %(message)s")
+    )
+    engine = logging.getLogger(zl.LOGGER_NAME)
+    engine.addHandler(handler)
+    engine.setLevel(logging.INFO)
+    try:
+        with ZephyrContext(max_workers=2, max_execution_retries=2, retry_backoff=0.01) as ctx:
+            ctx.hooks["on_attempt"] = lambda c, p, a: c.backend.kill_actor(
+                zl.coordinator_name(c.name, p, a)
+            )
+            with pytest.raises(PipelineFailedError):
+                ctx.execute(Dataset.from_list(range(4)).map(str))
+    finally:
+        engine.removeHandler(handler)
+        handler.close()
+    out = ingest([str(log_path)], tmp_path / "tables").out_dir
+    attempts = pl.read_parquet(out / "pipeline_attempts.parquet")
+    assert attempts["rule"].to_list().count("zephyr.pipeline_start") == 3
+    assert attempts["rule"].to_list().count("zephyr.attempt_failed") == 2
+    final = attempts.filter(pl.col("rule") == "zephyr.pipeline_failed")
+    assert final.height == 1 and final["attempt"][0] == 3
