@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 import polars as pl
 import pyarrow as pa
@@ -63,11 +62,6 @@ PIPELINE = re.compile(
     r"zephyr-(?P<p>[\w.]+(?:-[\w.]+)*?)(?:-p\d+)?(?:-a\d+)?-(?:coord|workers)-\d+"
 )
 PIPELINE_START = re.compile(r"Starting zephyr pipeline: (?P<p>\S+)")
-IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-
-_BY_LITERAL: dict[str, list[Rule]] = defaultdict(list)
-for _rule in RULES:
-    _BY_LITERAL[_rule.literals[0]].append(_rule)
 
 
 def classify(message: str) -> dict[str, tuple[Rule, dict]]:
@@ -82,9 +76,6 @@ def classify(message: str) -> dict[str, tuple[Rule, dict]]:
             if values is not None:
                 found[rule.table] = (rule, values)
     return found
-
-
-ANY_LITERAL = "|".join(re.escape(lit) for lit in sorted(_BY_LITERAL, key=len, reverse=True))
 
 
 LITERALS = sorted({lit for rule in RULES for lit in rule.literals})
