@@ -55,3 +55,20 @@ def test_every_command_is_in_the_readme():
     text = README.read_text()
     for command in cli.commands:
         assert re.search(rf"logscan {command}\b", text), command
+
+
+def test_ingest_with_report_and_report_command(tmp_path):
+    log = tmp_path / "log.txt"
+    assert run("synth", "-o", str(log), "--size", "400KB", "--workers", "8", "-q").returncode == 0
+    res = run("ingest", str(log), "-o", str(tmp_path / "t"), "--report", str(tmp_path / "r.html"))
+    assert res.returncode == 0, res.stderr
+    assert (
+        "report:" in res.stdout and (tmp_path / "r.html").stat().st_size > 1e6
+    )  # plotly.js inlined
+    res = run("report", str(tmp_path / "t"))
+    assert res.returncode == 0 and (tmp_path / "t" / "report.html").exists()
+
+
+def test_report_on_a_folder_that_is_no_ingest_output_is_one_line_error(tmp_path):
+    res = run("report", str(tmp_path))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "manifest.json" in res.stderr
