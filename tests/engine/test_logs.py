@@ -37,7 +37,7 @@ def test_faulted_run_log_ingests_with_counts_that_match_the_faults(tmp_path):
             ctx.hooks["on_attempt"] = faults
 
             def slow(items, info):
-                time.sleep(0.4)
+                time.sleep(0.5)
                 return list(items)
 
             result = ctx.execute(Dataset.from_list(range(48), num_shards=24).map_shard(slow))
