@@ -159,8 +159,7 @@ class Coordinator:
             if n >= limit:
                 msg = (f"Shard {shard} of {self.stage.name} has failed {n} times (max {limit}), last "
                        f"failure on worker {worker_id}: {last}")  # fmt: skip
-                log.error(msg)
-                self.fatal = ShardFailedError(msg, shard, self.stage.name)
+                self._fail_shard(shard, msg)
             else:
                 log.warning(
                     "Shard %d failed on worker %s (task error %d/%d), re-queuing.",
@@ -182,6 +181,11 @@ class Coordinator:
         w = self.workers[worker_id]
         w.shard, w.state = None, "ready"
         return True
+
+    def _fail_shard(self, shard: int, msg: str) -> None:
+        """A shard spent its budget: the pipeline ends with an error naming it."""
+        log.error(msg)
+        self.fatal = ShardFailedError(msg, shard, self.stage.name)
 
     def _touch(self, worker_id: str, incarnation: int) -> str:
         """Any RPC is a heartbeat. A worker declared failed that speaks again is alive after all."""
@@ -209,8 +213,7 @@ class Coordinator:
         if n >= limit:
             msg = (f"Shard {shard} of {self.stage.name} has been in flight during {n} infra failures "
                    f"(max {limit}); treating it as a deterministic crasher. Last failure on worker {worker_id} ({why}).")  # fmt: skip
-            log.error(msg)
-            self.fatal = ShardFailedError(msg, shard, self.stage.name)
+            self._fail_shard(shard, msg)
         else:
             self.queue.appendleft(shard)
 
