@@ -257,6 +257,19 @@ td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
     }});
   }});
   document.body.setAttribute("data-rendered", ids.length);
+  // Self-check for tests and curious readers: open the page with #check-linked-axes.
+  if (location.hash === "#check-linked-axes") {{
+    var want = ["2026-02-21 12:00:00", "2026-02-21 13:00:00"];
+    Plotly.relayout(document.getElementById(ids[0]), {{"xaxis.range": want}}).then(function () {{
+      setTimeout(function () {{
+        var ok = ids.every(function (id) {{
+          var r = document.getElementById(id).layout.xaxis.range;
+          return String(r[0]).indexOf("2026-02-21 12:00") === 0 && String(r[1]).indexOf("2026-02-21 13:00") === 0;
+        }});
+        document.body.setAttribute("data-linked-axes", ok ? "ok" : "broken");
+      }}, 300);
+    }});
+  }}
 }})();
 </script></body></html>
 """

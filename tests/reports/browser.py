@@ -35,10 +35,10 @@ def chromium() -> str:
     return exe
 
 
-def load(html_file: Path, workdir: Path) -> Page:
+def load(html_file: Path, workdir: Path, fragment: str = "") -> Page:
     exe = chromium()
     profile = workdir / "chromium-profile"
-    url = html_file.resolve().as_uri()
+    url = html_file.resolve().as_uri() + fragment
     dom = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     shot = workdir / "report.png"

@@ -35,6 +35,12 @@ def test_report_renders_offline_without_errors(small_log, tmp_path):
     assert page.screenshot.stat().st_size > 10_000
 
 
+def test_zooming_one_time_axis_zooms_all(small_log, tmp_path):
+    out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
+    page = load(render_report(out), tmp_path, "#check-linked-axes")
+    assert 'data-linked-axes="ok"' in page.dom, "the other plots did not follow the zoom"
+
+
 HOSTILE = [
     "2026-02-21 12:00:00,000 INFO x.py:1 -- Starting zephyr pipeline: <script>document.title='PWNED1'</script>",
     "(raylet) The node with node id: "
