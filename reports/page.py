@@ -22,12 +22,17 @@ KIND_STYLE = {"node death": ("x", "#d62728"), "OOM kill": ("diamond", "#9467bd")
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def render_report(folder: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
-    """Write the HTML report of an ingest output folder; returns its path.
+def render_report(
+    folder: str | os.PathLike, out: str | os.PathLike | None = None, findings: list | None = None
+) -> Path:
+    """Write the HTML report of an ingest output folder; returns its path. ``findings`` are the
+    diagnosis (objects with pattern, title, severity, pipeline, start, end, events, evidence,
+    explanation), or None when none was run.
 
     >>> render_report("full_log.txt.logscan")          # -> full_log.txt.logscan/report.html
     """
     t = tl.load(folder)
+    found = findings
     out = Path(out) if out else Path(folder) / "report.html"
     start, end = tl.time_range(t)
     every = tl.bin_seconds(start, end)
@@ -36,6 +41,7 @@ def render_report(folder: str | os.PathLike, out: str | os.PathLike | None = Non
         "plot-events": events_figure(t, every),
         "plot-nodes": nodes_figure(t),
     }
+    shade_findings(figures.values(), found or [])
     if start is not None:  # one time range for every panel; zooming one zooms all (see the script)
         for fig in figures.values():
             fig.update_xaxes(range=[start, end], type="date")
@@ -48,7 +54,7 @@ def render_report(folder: str | os.PathLike, out: str | os.PathLike | None = Non
                      f"Events per {_duration(every)} (a record printed with [repeated Nx across cluster] counts N)."),
         plot_section("section-nodes", "Node lanes", "plot-nodes",
                      "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. Preemption waves show as vertical bands."),
-        findings_section(),
+        findings_section(found),
         unknowns_section(t),
     ])  # fmt: skip
     page = PAGE.format(
@@ -138,6 +144,16 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
     return fig
 
 
+def shade_findings(figures, found) -> None:
+    """Each critical finding's window as a band on every timeline (warnings are many: listed only)."""
+    for f in found:
+        if f.severity != "critical":
+            continue
+        for fig in figures:
+            fig.add_vrect(x0=f.start, x1=f.end, fillcolor="orange", opacity=0.12, line_width=0,
+                          annotation_text=f.pattern, annotation_position="top left")  # fmt: skip
+
+
 # --- sections ------------------------------------------------------------------------------------
 
 
@@ -164,9 +180,24 @@ def plot_section(section_id: str, title: str, plot_id: str, note: str) -> str:
     return f'<section id="{section_id}"><h2>{_esc(title)}</h2><p class=note>{_esc(note)}</p><div id="{plot_id}" class=plot></div></section>'
 
 
-def findings_section() -> str:
-    return ('<section id="section-findings"><h2>Findings</h2><p>Pattern detection (<code>logscan diagnose</code>) is '
-            "not part of this version yet, so no findings are listed; the timelines above show the raw evidence.</p></section>")  # fmt: skip
+def findings_section(findings: list | None) -> str:
+    if findings is None:
+        return ('<section id="section-findings"><h2>Findings</h2><p>No diagnosis was run for this report '
+                "(<code>logscan report</code> and <code>ingest --report</code> run one).</p></section>")  # fmt: skip
+    if not findings:
+        return ('<section id="section-findings"><h2>Findings</h2><p>No known failure pattern was found in '
+                "these logs.</p></section>")  # fmt: skip
+    rows = "".join(
+        f"<tr><td><b>{_esc(f.pattern)}</b> {_esc(f.title)}</td><td>{_esc(f.severity)}</td><td>{_esc(f.pipeline or '-')}</td>"
+        f"<td>{_esc(f.start[:19])} .. {_esc(f.end[:19])}</td><td class=n>{f.events:,}</td>"
+        f"<td>{_esc(f.explanation)}<div class=sample>evidence: {_esc(', '.join(f.evidence[:5]))}"
+        f"{' ...' if len(f.evidence) > 5 else ''}</div><div class=sample>proven fixed by "
+        f"<code>zephyr_engine.scenarios.run({_esc(repr(f.pattern))})</code></div></td></tr>"
+        for f in findings
+    )
+    return f"""<section id="section-findings"><h2>Findings</h2>
+<p>{len(findings)} findings (<code>logscan diagnose</code>); their windows are shaded on the timelines above.</p>
+<table><tr><th>pattern</th><th>severity</th><th>pipeline</th><th>window (UTC)</th><th>events</th><th>what it means</th></tr>{rows}</table></section>"""
 
 
 def unknowns_section(t: tl.Tables) -> str:

@@ -143,8 +143,9 @@ def ingest(inputs, output, since, until, tz, report_file, quiet):
         click.echo("", err=True)
     if report_file:
         from reports import render_report  # plotly loads only when a report is asked for
+        from zephyr_logscan.findings import diagnose as find_patterns
 
-        written = render_report(result.out_dir, report_file)
+        written = render_report(result.out_dir, report_file, find_patterns(result.out_dir))
         if not quiet:
             click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
     if quiet:
@@ -186,12 +187,65 @@ def report(folder, output):
             f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
         )
     from reports import render_report  # plotly loads only when a report is asked for
+    from zephyr_logscan.findings import diagnose as find_patterns
 
     try:
-        written = render_report(folder, output)
+        written = render_report(folder, output, find_patterns(folder))
     except OSError as e:
         raise click.ClickException(f"cannot write the report: {e.strerror or e}") from None
     click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option(
+    "--verify", is_flag=True, help="Also run each finding's scenario against the corrected engine."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "warning"]),
+    help="Exit 1 when a finding is at least this severe.",
+)
+def diagnose(folder, as_json, verify, fail_on):
+    """Name the failure patterns in an ingest output, with evidence and the covering scenario.
+
+    \b
+    Example:
+      logscan diagnose full_log.txt.logscan
+      logscan diagnose tables/ --json --fail-on critical
+    """
+    from zephyr_logscan import findings as fd
+
+    if not (Path(folder) / "manifest.json").exists():
+        raise click.UsageError(
+            f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
+        )
+    found = fd.diagnose(folder)
+    if verify:
+        from zephyr_engine import scenarios
+
+        outcomes = {p: scenarios.run(p) for p in sorted({f.pattern for f in found})}
+        for f in found:
+            o = outcomes[f.pattern]
+            f.verified = {"ok": o.ok, "detail": o.detail, "seconds": round(o.seconds, 2)}
+    if as_json:
+        click.echo(fd.as_json(found))
+    else:
+        for f in found:
+            where = ", ".join(f.evidence[:3]) + (" ..." if len(f.evidence) > 3 else "")
+            click.echo(
+                f"{f.pattern} {f.title} [{f.severity}] {f.pipeline or '-'} {f.start} .. {f.end} ({f.events} events)"
+            )
+            click.echo(f"    {f.explanation}")
+            click.echo(f"    evidence: {where}; scenario: zephyr_engine.scenarios.run({f.pattern!r})"
+                       + (f" -> {'ok' if f.verified['ok'] else 'FAILED'}" if f.verified else ""))  # fmt: skip
+        click.echo(
+            f"diagnose: {len(found)} findings"
+            + (" (none: no known pattern in these logs)" if not found else "")
+        )
+    if fail_on and any(fd.SEVERITY[f.severity] >= fd.SEVERITY[fail_on] for f in found):
+        sys.exit(1)
 
 
 def main(argv=None):

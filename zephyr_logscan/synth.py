@@ -325,7 +325,8 @@ class Story:
         rr_total = round(REREGISTRATIONS_AT_1024 * w / 1024)
         wave1, back = self.wave_sizes(sizes[-1])
         wave_hb = wave1 + (sizes[-1] - wave1 + back)
-        hb_left, rr_left = max(0, hb_total - wave_hb), max(0, rr_total - back)
+        zombies = 1 if len(sizes) >= 2 else 0  # one planted zombie worker in the first pipeline
+        hb_left, rr_left = max(0, hb_total - wave_hb - zombies), max(0, rr_total - back)
         k = 0
         while hb_left > 0:
             i = k % len(sizes)
@@ -387,11 +388,28 @@ class Story:
             self.at(WAVE1, lambda t: self.wave(t, state, first=True))
             self.at(WAVE2, lambda t: self.wave(t, state, first=False))
         elif kind == "exhausted":
-            self.at(start + 15, lambda t: self.infeasible(t, state))
+            self.at(start + 2, lambda t: self.infeasible(t, state))  # before any worker registers
             self.at(start + (t1 - start) * 0.6, lambda t: self.exhaust(t, state))
         else:
+            if index == 0 and not self.cfg.clean:
+                self.at(reg_end + (t1 - reg_end) * 0.5, lambda t: self.zombie(t, state))
             self.at(t1 - 30, lambda t: self.finish(t, state))
         self.pools.append(pool)
+
+    def zombie(self, t, st):
+        """One worker's poll loop dies on a pull_task error; 30 s later it misses its heartbeats."""
+        pool = st["pool"]
+        i = next((k for k in range(pool.size) if pool.alive[k]), 0)
+        wid, proc = pool.ids[i], pool.proc(i)
+        about = (st["name"], "zombie")
+        msg = zl.PULL_TASK_FAILED % (wid, "RpcError: RPC error: Deadline Exceeded rpc_code: 4")
+        self.actor_log(
+            t, proc, "INFO", 571, msg, (), names=st["name"], patterns=("ZL06",), about=about
+        )
+        self.at(
+            t + 30.4,
+            lambda tt: self.heartbeat_failure(tt, st, i, 30.4, patterns=("ZL06",), about=about),
+        )
 
     def begin(self, t, st):
         self.current = st
@@ -588,7 +606,7 @@ class Story:
             ("{'TPU': 4.0, 'CPU': 8.0}", "{'TPU': 8.0}", "{'CPU': 240.0, 'TPU': 4.0}")
         ):
             text = tx.pending_request(req) if k < 2 else tx.infeasible_request(req)
-            tt = t + k * 31
+            tt = t + k * 1.0
             line = f"({'autoscaler'} +{relative(tt)}) {text}"
             self.out.record(
                 tt,
@@ -670,7 +688,6 @@ class Story:
             ("actor_deaths",),
             names=name,
             values={"actor_id": actor_id},
-            patterns=("ZL12",),
         )
         st["running"] = False
 
@@ -1088,14 +1105,10 @@ class Noise:
             (30, self.executing), (22, self.tokenized), (14, self.wrote_chunks),
             (9, self.tasks_completed), (6, self.driver_chatter), (5, self.runtime_env),
             (4, self.disk_full), (3, self.autoscaler), (2, self.heartbeat_traceback),
-            (2, self.pull_failed), (0.02, story.bad_bytes),
+            (0.02, story.bad_bytes),
         ]  # fmt: skip
         if story.cfg.clean:
-            kinds = [
-                k
-                for k in kinds
-                if k[1] not in (self.runtime_env, self.heartbeat_traceback, self.pull_failed)
-            ]
+            kinds = [k for k in kinds if k[1] not in (self.runtime_env, self.heartbeat_traceback)]
         self.fns = [fn for _, fn in kinds]
         acc, self.cum = 0.0, []
         for w, _ in kinds:
@@ -1255,17 +1268,6 @@ class Noise:
             pfx + "TimeoutError: heartbeat timed out after 10.0s",
         ]
         out.record(t, lines, (), proc=proc, names=st["name"])
-
-    def pull_failed(self, t):
-        self.worker_record(
-            t,
-            lambda w: (
-                zl.PULL_TASK_FAILED % (w, "RpcError: RPC error: Deadline Exceeded rpc_code: 4")
-            ),
-            "INFO",
-            571,
-            (),
-        )
 
 
 def synthesize(path: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from reports import render_report
+from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
 from .browser import load
@@ -22,7 +23,7 @@ SECTIONS = [
 
 def test_report_renders_offline_without_errors(small_log, tmp_path):
     out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
-    report = render_report(out)
+    report = render_report(out, findings=diagnose(out))
     assert report.stat().st_size < 15e6
     page = load(report, tmp_path)
     assert 'data-rendered="3"' in page.dom, "the plots' script did not finish"
@@ -33,6 +34,10 @@ def test_report_renders_offline_without_errors(small_log, tmp_path):
         assert "main-svg" in block, f"{plot} not drawn"
     assert not page.console, f"console messages: {page.console}"
     assert page.screenshot.stat().st_size > 10_000
+    findings = page.dom.split('id="section-findings"', 1)[1].split("</section>", 1)[0]
+    assert (
+        "ZL01" in findings and "all-workers-dead-hang" in findings and "scenarios.run" in findings
+    )
 
 
 def test_zooming_one_time_axis_zooms_all(small_log, tmp_path):
