@@ -11,6 +11,8 @@ import click
 
 from zephyr_logscan.ingest import IngestError, SourceError, progress_printer
 from zephyr_logscan.ingest import ingest as ingest_logs
+from zephyr_logscan.query import EXAMPLES as QUERY_EXAMPLES_SQL
+from zephyr_logscan.query import FORMATS as QUERY_FORMATS
 from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
 
 
@@ -246,6 +248,52 @@ def diagnose(folder, as_json, verify, fail_on):
         )
     if fail_on and any(fd.SEVERITY[f.severity] >= fd.SEVERITY[fail_on] for f in found):
         sys.exit(1)
+
+
+QUERY_EXAMPLES = "\n\n".join(  # \b: click keeps each paragraph's lines as they are
+    f'\b\n  # {name}\n  logscan query tables/ "{sql}"' for name, sql in QUERY_EXAMPLES_SQL.items()
+)
+
+
+@cli.command(epilog="Questions worth asking of an incident:\n\n" + QUERY_EXAMPLES)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("sql", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(QUERY_FORMATS),
+    help="Output format [default: the -o file's suffix, else table].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the result to this file (atomically) instead of stdout.",
+)
+def query(folder, sql, fmt, output):
+    """Ask SQL questions of an ingest output: every table is registered under its name.
+
+    Without SQL, lists the tables with their rows and columns. The dialect is polars SQL
+    (SELECT, JOIN, GROUP BY, window functions, date_trunc, EXTRACT, ...).
+
+    \b
+    Example:
+      logscan query tables/                                   # what can be asked
+      logscan query tables/ "SELECT * FROM node_deaths LIMIT 5"
+      logscan query tables/ "SELECT worker_id, silence_s FROM heartbeat_failures" --format csv
+      logscan query tables/ "SELECT * FROM events" -o events.parquet
+    """
+    from zephyr_logscan.load import LoadError
+    from zephyr_logscan.query import QueryError, describe, format_for, run_query, write_result
+
+    try:
+        if sql is None:
+            click.echo(describe(folder), nl=False)
+            return
+        result = run_query(folder, sql)
+        write_result(result, format_for(fmt, output), output)
+    except (LoadError, QueryError) as e:
+        raise click.UsageError(str(e)) from None
 
 
 def main(argv=None):
