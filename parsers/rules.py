@@ -5,6 +5,16 @@ cheap prefilter), a regex with named groups for the fields (searched in the reco
 continuation lines included), optional extra regexes that fill more fields when they match, fixed
 column values, and at least two real sample lines. Adding a wording is adding an entry here.
 Within a table the first matching rule wins, so more specific wordings come first.
+
+Each rule also says which id its wording carries for the ``subject`` column: the one thing the
+record witnesses, so that one happening reported by several files or processes (the raylet, the
+GCS, the core-driver log, the driver's stdout, a JSON event file) is counted once. ``subject`` is a
+tuple of templates, tried in order; the first whose ids are all present wins, else the record has
+no subject. ``{name}`` is a named group of the rule's regexes or a record column (``pid``, ``ip``);
+``{name?}`` may be absent (it is then empty: ``process:123@`` is pid 123 on the node whose lines
+Ray prints without ``ip=``, the driver's own). The kinds: ``node:<node id>``, ``actor:<actor id or
+name>``, ``worker:<zephyr worker name>``, ``process:<pid>@<ip>`` (a worker process, e.g. the one
+the memory monitor killed), ``task:<task id>``.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ class Rule:
     samples: tuple[str, ...]
     extra: tuple[str, ...] = ()
     set: dict = field(default_factory=dict)
+    subject: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "compiled", re.compile(self.regex))
@@ -46,6 +57,33 @@ class Rule:
         values.update(self.set)
         return values
 
+    def subject_of(self, values: dict, record: dict | None = None) -> str | None:
+        """The ``subject`` of a record with these fields (``record``: its ``pid`` and ``ip``)."""
+        known = {**(record or {}), **values}
+        for template in self.subject:
+            names = SUBJECT_NAME.findall(template)
+            if all(opt or known.get(n) not in (None, "") for n, opt in names):
+                return SUBJECT_NAME.sub(lambda m: str(known.get(m[1]) or ""), template)
+        return None
+
+
+SUBJECT_NAME = re.compile(r"\{(\w+)(\??)\}")
+
+
+# The lifecycle rules' subjects: the zephyr worker named in ``[name] ...`` or ``worker name``, or
+# the coordinator's process.
+_BRACKETED = (
+    r"\[(?P<wname>[^\]\s]+)\] (?:pull_task failed|Heartbeat failed|\d+ consecutive|Received SHUTDOWN|Executing task)",
+)
+LIFECYCLE_SUBJECTS = {
+    "coordinator_initialized": ((), ("process:{pid}@{ip?}",)),
+    **{name: (_BRACKETED, ("worker:{wname}",)) for name in
+       ("pull_task_failed", "heartbeat_failed", "heartbeat_give_up", "received_shutdown", "executing_shard")},
+    "task_removed": ((r"from worker (?P<wname>\S+), re-queueing",), ("worker:{wname}",)),
+    "in_flight_requeued": ((r"Worker (?P<wname>\S+) had an in-flight task",), ("worker:{wname}",)),
+    "stale_result": ((r"Ignoring stale result from worker (?P<wname>\S+)",), ("worker:{wname}",)),
+    "node_removed_graceful": ((rf"node_id=(?P<node_id>{NODE_ID})",), ("node:{node_id}",)),
+}  # fmt: skip
 
 RULES: tuple[Rule, ...] = (
     # --- node_deaths ----------------------------------------------------------------------------
@@ -58,6 +96,7 @@ RULES: tuple[Rule, ...] = (
             "2023-03-03 05:15:30,774 WARNING worker.py:1866 -- The node with node id: 9426f44574cce4866be798cfed308f2d3e21ba69487d422872cdd6e3 and ip: 10.130.0.113 has been marked dead because the detector has missed too many heartbeats from it. This can happen when a       (1) raylet crashes unexpectedly (OOM, preempted node, etc.)",
         ),
         set={"reason": "UNEXPECTED_TERMINATION"},
+        subject=("node:{node_id}",),
     ),
     Rule(
         "gcs.health_check_dead", "node_deaths", ("Node is dead because the health check failed.",),
@@ -67,6 +106,7 @@ RULES: tuple[Rule, ...] = (
             "(pid=gcs_server) [2026-11-28 11:04:23,768 W 11757 11757] (gcs_server) gcs_health_check_manager.cc:147: Node is dead because the health check failed. node_id=afb628fb112c8d4b8e7b70d4c7541e9d6b0c40b3be3fa79b08d7bbd3",
         ),
         set={"reason": "HEALTH_CHECK_FAILED"},
+        subject=("node:{node_id}",),
     ),
     Rule(
         "gcs.node_removed", "node_deaths", ("death reason = ",),
@@ -77,6 +117,7 @@ RULES: tuple[Rule, ...] = (
             "[2026-02-20 21:39:00,123 I 1234 1234] (gcs_server) gcs_node_manager.cc:316: , death reason = UNEXPECTED_TERMINATION, death message = health check failed due to missing too many heartbeats node_id=9426f44574cce4866be798cfed308f2d3e21ba69487d422872cdd6e3 node_name=10.130.0.113",
             "[2026-02-20 21:39:00,123 I 1234 1234] (gcs_server) gcs_node_manager.cc:316: , death reason = AUTOSCALER_DRAIN_PREEMPTED, death message = preempted by the cloud provider node_id=9426f44574cce4866be798cfed308f2d3e21ba69487d422872cdd6e3 node_name=10.130.0.113",
         ),
+        subject=("node:{node_id}",),
     ),
     # --- heartbeat_failures, registrations, reregistrations --------------------------------------
     Rule(
@@ -86,6 +127,7 @@ RULES: tuple[Rule, ...] = (
             "(_RayActorHost pid=5017) 2026-02-21 12:57:39,112 WARNING zephyr.execution:402 Zephyr worker zephyr-tokenize-train-b160eb54-workers-17 failed to heartbeat within timeout (30.4s)",
             "[WARNING] zephyr.execution Zephyr worker zephyr-x-workers-1 failed to heartbeat within timeout (30.4s)",
         ),
+        subject=("worker:{worker_id}",),
     ),
     Rule(
         "zephyr.registered", "registrations", ("registered, total:",),
@@ -94,6 +136,7 @@ RULES: tuple[Rule, ...] = (
             "(_RayActorHost pid=5017) 2026-02-21 11:41:40,001 INFO zephyr.execution:287 Worker zephyr-tokenize-train-b160eb54-workers-0 registered, total: 1",
             "I20260409 17:32:27 zephyr.execution Worker zephyr-dedup-260eaf74-p0-a0-workers-12 registered, total: 13",
         ),
+        subject=("worker:{worker_id}",),
     ),
     Rule(
         "zephyr.reregistering", "reregistrations", ("re-registering (likely reconstructed)",),
@@ -102,6 +145,7 @@ RULES: tuple[Rule, ...] = (
             "(_RayActorHost pid=5017) 2026-02-21 12:55:55,002 INFO zephyr.execution:281 Worker zephyr-tokenize-train-b160eb54-workers-3 re-registering (likely reconstructed), updating handle",
             "2026-03-10 10:00:00,000 INFO zephyr.execution:281 Worker zephyr-x-workers-3 re-registering (likely reconstructed)",
         ),
+        subject=("worker:{worker_id}",),
     ),
     # --- actor_already_exists --------------------------------------------------------------------
     Rule(
@@ -111,6 +155,7 @@ RULES: tuple[Rule, ...] = (
             "ray.exceptions.ActorAlreadyExistsError: The name registry (namespace=None) is already taken. Please use a different name or get the existing actor using ray.get_actor('registry', namespace='None')",
             "ValueError: The name worker_17 (namespace=None) is already taken. Please use a different name or get the existing actor using ray.get_actor('worker_17', namespace='None')",
         ),
+        subject=("actor:{actor_name}",),
     ),
     Rule(
         "gcs.name_exists", "actor_already_exists", ("already exists in the namespace",),
@@ -119,6 +164,7 @@ RULES: tuple[Rule, ...] = (
             "[2026-02-20 21:39:00,123 W 1 1] (gcs_server) gcs_actor_manager.cc:688: Failed to register actor: AlreadyExists: Actor with name 'worker_17' already exists in the namespace my_ns job_id=01000000",
             "(pid=gcs_server) [2026-02-20 21:39:00,123 W 1 1] (gcs_server) gcs_actor_manager.cc:688: Failed to register actor: AlreadyExists: Actor with name 'zephyr-x-coord-0' already exists in the namespace default",
         ),
+        subject=("actor:{actor_name}",),
     ),
     Rule(
         "ray.actor_already_exists_error", "actor_already_exists", ("ActorAlreadyExistsError",),
@@ -138,6 +184,7 @@ RULES: tuple[Rule, ...] = (
             "I20260409 17:32:27 zephyr.execution [20260409-101031-21f300f4] [stage0-Map \u2192 Write] 4999/5000 complete, 1 in-flight, 0 queued, 3268/3448 workers alive, 180 dead",
             "(_RayActorHost pid=1) 2026-02-21 10:00:00,000 INFO zephyr.execution:341 [3f2a9c1b0d4e] [stage1-Reduce] 5/8 complete, 3 in-flight, 0 queued, 8/8 workers alive, 0 dead; items=12 (1/s), bytes_processed=1MB (1MB/s)",
         ),
+        subject=("process:{pid}@{ip?}",),
     ),
     Rule(
         "zephyr.status", "worker_status", (" complete, ", " queued, "),
@@ -147,6 +194,7 @@ RULES: tuple[Rule, ...] = (
             "INFO zephyr.execution:341 [stage0-Map \u2192 Write] 0/4839 complete, 0 in-flight, 4839 queued, 488 workers",
             "(_RayActorHost pid=1) 2026-02-21 13:00:00,000 INFO zephyr.execution:341 [stage0-Map \u2192 Write] 4211/8840 complete, 0 in-flight, 4629 queued, 0/1024 workers alive, 1024 dead",
         ),
+        subject=("process:{pid}@{ip?}",),
     ),
     # --- stage_progress --------------------------------------------------------------------------
     Rule(
@@ -156,6 +204,7 @@ RULES: tuple[Rule, ...] = (
             "(_RayActorHost pid=1) 2026-02-21 12:00:00,000 INFO zephyr.execution:630 [stage0-Map \u2192 Write] 17/8840 tasks completed",
             "2026-03-10 10:00:00,000 INFO zephyr.execution:630 [stage1-Reduce] 8/8 tasks completed",
         ),
+        subject=("process:{pid}@{ip?}",),
     ),
     Rule(
         "zephyr.starting_stage", "stage_progress", ("Starting stage ",),
@@ -164,6 +213,7 @@ RULES: tuple[Rule, ...] = (
             "(_RayActorHost pid=1) 2026-02-21 11:42:00,000 INFO zephyr.execution:610 Starting stage stage0-Map \u2192 Write with 8840 tasks",
             "2026-03-10 10:00:00,000 INFO zephyr.execution:610 [3f2a9c1b0d4e] Starting stage stage1-Reduce with 8 tasks",
         ),
+        subject=("process:{pid}@{ip?}",),
     ),
     # --- pipeline_attempts -----------------------------------------------------------------------
     Rule(
@@ -200,6 +250,8 @@ RULES: tuple[Rule, ...] = (
             "[2026-11-28 11:03:01,104 I 11757 11757] (gcs_server) gcs_actor_manager.cc:1515: Actor is failed on worker 1b0d0000000000000000000000000000000000000000000000000000 at node ad099baa840f0800aa6c539151436ee4a3534b58613bf7402a4cc5e3, need_reschedule = 1, death context type = ActorDiedErrorContext, remaining_restarts = -1, num_restarts = 0, num_restarts_due_to_node_preemption = 0, preempted = 0 job_id=01000000 actor_id=dc6eb73354f7c2bcc39c72ed01000000",
             "[2026-11-28 11:03:25,220 I 11757 11757] (gcs_server) gcs_actor_manager.cc:1515: Actor is failed on worker 2c0d0000000000000000000000000000000000000000000000000000 at node ad099baa840f0800aa6c539151436ee4a3534b58613bf7402a4cc5e3, need_reschedule = 1, death context type = ActorDiedErrorContext, remaining_restarts = 0, num_restarts = 0 job_id=01000000 actor_id=0d0732d21f8cdf10ffbdfcbf01000000",
         ),
+        extra=(r" actor_id=(?P<trailer_actor_id>[0-9a-f]{32})",),  # the subject only
+        subject=("actor:{trailer_actor_id}",),
     ),
     Rule(
         "ray.actor_died", "actor_deaths", ("The actor died unexpectedly before finishing this task",),
@@ -213,6 +265,7 @@ RULES: tuple[Rule, ...] = (
             r"(?P<cause>The actor (?:is dead|died) because [^\n]*?)(?:\. Worker exit type|\. Node Id|\n|$)",
             r"Worker exit type: (?P<exit_type>[A-Z_]+)", rf"Node Id: (?P<node_id>{NODE_ID})",
         ),
+        subject=("actor:{actor_id}",),
     ),
     Rule(
         "ray.actor_unavailable", "actor_deaths", ("is unavailable: ",),
@@ -221,6 +274,7 @@ RULES: tuple[Rule, ...] = (
             "ray.exceptions.ActorUnavailableError: The actor 5a03751ab6752e425e9cf9d501000000 is unavailable: The actor is temporarily unavailable: RpcError: RPC error: Socket closed rpc_code: 14. The task may or may not have been executed on the actor.",
             "ActorUnavailableError: The actor 0d0732d21f8cdf10ffbdfcbf01000000 is unavailable: The actor is temporarily unavailable: IOError: The actor was restarted. The task may or may not have been executed on the actor.",
         ),
+        subject=("actor:{actor_id}",),
     ),
     Rule(
         "ray.actor_dead_cause", "actor_deaths", ("The actor ", " because "),
@@ -238,7 +292,9 @@ RULES: tuple[Rule, ...] = (
             "(raylet) A worker died or was killed while executing a task by an unexpected system error. To troubleshoot the problem, check the logs for the dead worker. RayTask ID: ffffffffffffffff293c3837f623e9c250b15f6b01000000 Worker ID: fc7436e59638fd174340131b12775f5d035aac357a167cc01cd0e156 Node ID: ad099baa840f0800aa6c539151436ee4a3534b58613bf7402a4cc5e3 Worker IP address: 127.0.0.1 Worker port: 39975 Worker PID: 827161 Worker exit type: SYSTEM_ERROR Worker exit detail: Worker exits unexpectedly.",
             "(raylet) A worker died or was killed while executing a task by an unexpected system error. To troubleshoot the problem, check the logs for the dead worker. Lease ID: 010000008be35baadbde38fcf261df5e06a41ee17e1fada328e430cd1e68a26e Worker ID: 12a64c4c0000000000000000000000000000000000000000000000ff Node ID: 0b6abfec00000000000000000000000000000000000000000000aaaa Worker IP address: 10.80.8.181 Worker port: 45555 Worker PID: 26103 Worker exit type: SYSTEM_ERROR Worker exit detail: Worker unexpectedly exits with a connection error code 2.",
         ),
+        extra=(r"Worker IP address: (?P<worker_ip>[\d.]+)", r"Worker PID: (?P<worker_pid>\d+)"),
         set={"cause": "worker died or was killed by an unexpected system error"},
+        subject=("process:{worker_pid}@{worker_ip}",),
     ),
     Rule(
         "ray.ray_actor_error", "actor_deaths", ("RayActorError: ",),
@@ -257,6 +313,7 @@ RULES: tuple[Rule, ...] = (
             "(raylet) [2025-08-31 16:27:59,635 E 6656 6656] (raylet) node_manager.cc:3041: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0 Workers crashed due to other reasons at node (ID: 943d78b2b00257475fd3b30e72147db79e9a39df7d935968caf3a384, IP: 172.31.29.69) over the last time period.",
             "(raylet, ip=10.0.6.140) [2025-08-31 16:27:59,635 E 6656 6656] (raylet) node_manager.cc:3041: 3 Workers (tasks / actors) killed due to memory pressure (OOM), 1 Workers crashed due to other reasons at node (ID: 943d78b2b00257475fd3b30e72147db79e9a39df7d935968caf3a384, IP: 10.0.6.140) over the last time period.",
         ),
+        subject=("node:{node_id}",),
     ),
     Rule(
         "ray.oom_kill", "oom_kills", ("killed due to the node running low on memory",),
@@ -268,17 +325,20 @@ RULES: tuple[Rule, ...] = (
         extra=(
             rf"Memory on the node \(IP: (?P<node_ip>[\d.]+)(?:, ID: (?P<node_id>{NODE_ID}))?\)",
             r"was (?P<used_gb>[\d.]+)GB(?: used)? / (?P<limit_gb>[\d.]+)GB",
+            r"\bpid=(?P<killed_pid>\d+)", r"task ID: (?P<task_id>[0-9a-f]+)",
         ),
+        subject=("process:{killed_pid}@{node_ip}", "task:{task_id}"),
     ),
     # --- warnings --------------------------------------------------------------------------------
     Rule(
         "ray.object_store_args", "warnings", ("constructor arguments in the object store",),
-        r"Actor (?:(?P<actor>\S+) )?with class name: '(?P<detail>[^']*)' and ID: '[0-9a-f]+' has constructor arguments in the object store",
+        r"Actor (?:(?P<actor>\S+) )?with class name: '(?P<detail>[^']*)' and ID: '(?P<actor_id>[0-9a-f]+)' has constructor arguments in the object store",
         (
             "[2025-10-14 07:22:36,892 E 1925 1925] core_worker.cc:2146: Actor with class name: 'MapWorker(MapBatches(drop_columns)->MapBatches(XGBoostPredictor))' and ID: 'dc601370a1bc5793965e00ab02000000' has constructor arguments in the object store and max_restarts > 0. If the arguments in the object store go out of scope or are lost, the actor restart will fail. See https://github.com/ray-project/ray/issues/53727 for more details.",
             "[2026-11-28 11:02:45,348 E 11744 11744] core_worker.cc:2465: Actor worker-w0 with class name: 'Worker' and ID: 'dc6eb73354f7c2bcc39c72ed01000000' has constructor arguments in the object store and max_restarts > 0.",
         ),
         set={"code": "object_store_args"},
+        subject=("actor:{actor_id}",),
     ),
     Rule(
         "ray.pending_request", "warnings", ("cannot be scheduled right now",),
@@ -315,6 +375,7 @@ RULES: tuple[Rule, ...] = (
             "RuntimeError: The TPU is already in use by process with pid 23472. Not attempting to load libtpu.so in this process.",
         ),
         set={"code": "tpu_device_busy"},
+        subject=("process:{pid}@{ip?}",),
     ),
     Rule(
         "gcs.health_check_failed", "warnings", ("Health check failed for node ",),
@@ -324,6 +385,7 @@ RULES: tuple[Rule, ...] = (
             "(pid=gcs_server) [2026-02-20 21:38:54,002 W 1234 1234] (gcs_server) gcs_health_check_manager.cc:108: Health check failed for node 9426f44574cce4866be798cfed308f2d3e21ba69487d422872cdd6e3, remaining checks 3",
         ),
         set={"code": "health_check_failed"},
+        subject=("node:{node_id}",),
     ),
     Rule(
         "raylet.marked_dead", "warnings", ("mistakenly been marked as dead by the",),
@@ -333,6 +395,7 @@ RULES: tuple[Rule, ...] = (
             '{"label":"RAYLET_MARKED_DEAD","message":"[Timeout] Exiting because this node manager has mistakenly been marked as dead by the GCS: GCS failed to check the health of this node for 5 times."}',
         ),
         set={"code": "raylet_marked_dead"},
+        subject=("node:{ip}",),
     ),
     Rule(
         "raylet.terminated", "warnings", ("Raylet is terminated. Termination is unexpected",),
@@ -342,10 +405,12 @@ RULES: tuple[Rule, ...] = (
             "(raylet, ip=10.128.0.9) Raylet is terminated. Termination is unexpected. Possible reasons include: (1) SIGKILL by the user or system OOM killer.",
         ),
         set={"code": "raylet_terminated"},
+        subject=("node:{ip}",),
     ),
     # --- events only: coordinator and worker lifecycle -------------------------------------------
     *(
-        Rule(f"lifecycle.{name}", "events", (literal,), re.escape(literal), samples)
+        Rule(f"lifecycle.{name}", "events", (literal,), re.escape(literal), samples,
+             extra=LIFECYCLE_SUBJECTS.get(name, ((), ()))[0], subject=LIFECYCLE_SUBJECTS.get(name, ((), ()))[1])
         for name, literal, samples in (
             ("coordinator_initialized", "Coordinator initialized", ("2026-02-21 11:40:01,000 INFO zephyr.execution:233 Coordinator initialized", "(_RayActorHost pid=9) 2026-02-21 11:40:01,000 INFO zephyr.execution:233 Coordinator initialized")),
             ("all_workers_dead", "All workers are dead/failed", ("[WARNING] zephyr.execution All workers are dead/failed. Waiting for workers to recover...", "(_RayActorHost pid=9) 2026-02-21 12:57:39,000 WARNING zephyr.execution:655 All workers are dead/failed. Waiting for workers to recover...")),

@@ -7,14 +7,14 @@ import re
 import polars as pl
 import pyarrow as pa
 
-from parsers.rules import RULES, TABLES, Rule
+from parsers.rules import RULES, SUBJECT_NAME, TABLES, Rule
 
 COMMON = [
     ("file", pa.string()), ("line", pa.int64()), ("lines", pa.int32()),
     ("ts", pa.timestamp("ms", tz="UTC")), ("ts_inferred", pa.bool_()), ("level", pa.string()),
     ("source", pa.string()), ("pid", pa.int64()), ("ip", pa.string()), ("repeat", pa.int32()),
     ("pipeline", pa.string()), ("rule", pa.string()), ("message", pa.string()),
-    ("fields", pa.map_(pa.string(), pa.string())),
+    ("fields", pa.map_(pa.string(), pa.string())), ("subject", pa.string()),
 ]  # fmt: skip
 EXTRA = {
     "events": ["kinds"],
@@ -64,17 +64,19 @@ PIPELINE = re.compile(
 PIPELINE_START = re.compile(r"Starting zephyr pipeline: (?P<p>\S+)")
 
 
-def classify(message: str) -> dict[str, tuple[Rule, dict]]:
+def classify(message: str, record: dict | None = None) -> dict[str, tuple[Rule, dict]]:
     """The tables one message lands in: table -> (first matching rule, its fields).
 
-    The per-message reference of ``classify_records`` (which the ingest uses).
+    The fields include ``subject`` (None when the wording carries no id); ``record`` gives the
+    record's ``pid`` and ``ip``. The per-message reference of ``classify_records`` (which the
+    ingest uses).
     """
     found: dict[str, tuple[Rule, dict]] = {}
     for rule in RULES:  # catalog order decides between rules of one table
         if rule.table not in found:
             values = rule.extract(message)
             if values is not None:
-                found[rule.table] = (rule, values)
+                found[rule.table] = (rule, {**values, "subject": rule.subject_of(values, record)})
     return found
 
 
@@ -90,6 +92,9 @@ def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl
     One Aho-Corasick pass finds every literal in every message; then, rule by rule in catalog
     order, the rows whose literals (and regex) match and whose table no earlier rule took.
     """
+    for col in ("pid", "ip"):  # the record columns a subject may name
+        if col not in records.columns:
+            records = records.with_columns(pl.lit(None, pl.String).alias(col))
     indexed = records.with_row_index("rid")
     hits = (
         indexed.select("rid", lit=pl.col("message").str.extract_many(LITERALS, overlapping=True))
@@ -124,12 +129,13 @@ def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl
         claimed[rule.table] = (
             pl.concat([claimed[rule.table], rows]) if rule.table in claimed else rows
         )  # (append would modify in place)
-        wins.append((k, rows))
+        wins.append((k, rows, _subject(indexed.gather(rows), rule)))
     tables: dict[str, pl.DataFrame] = {}
-    for k, rows in wins:
+    for k, rows, subject in wins:
         rule = RULES[k]
         if rule.table != "events":
-            tables.setdefault(rule.table, []).append(_fields(indexed.gather(rows), rule))
+            sub = indexed.gather(rows).with_columns(subject=subject)
+            tables.setdefault(rule.table, []).append(_fields(sub, rule))
     tables = {
         t: pl.concat(frames, how="diagonal_relaxed").sort("rid") for t, frames in tables.items()
     }
@@ -138,26 +144,62 @@ def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl
     return tables, classified
 
 
-def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.Series]]) -> pl.DataFrame:
-    """Every classified record once: its first rule in catalog order, and the tables it went to."""
+def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.Series, pl.Series]]) -> pl.DataFrame:
+    """Every classified record once: its first rule in catalog order, the tables it went to, and
+    the first subject in catalog order that one of its rules found."""
     if not wins:
         return indexed.head(0).with_columns(
-            rule=pl.lit(None, pl.String), kinds=pl.lit([], pl.List(pl.String))
-        )
+            rule=pl.lit(None, pl.String), kinds=pl.lit([], pl.List(pl.String)),
+            subject=pl.lit(None, pl.String),
+        )  # fmt: skip
     pairs = pl.concat(
-        pl.DataFrame({"rid": rows}).with_columns(
+        pl.DataFrame({"rid": rows, "subject": subject}).with_columns(
             k=pl.lit(k, pl.Int32), t=pl.lit(TABLE_ORDER.get(RULES[k].table, -1), pl.Int32), name=pl.lit(RULES[k].table)
         )
-        for k, rows in wins
+        for k, rows, subject in wins
     )  # fmt: skip
     per_record = (
-        pairs.group_by("rid")
-        .agg(pl.col("k").min(), kinds=pl.col("name").filter(pl.col("t") >= 0).sort_by(pl.col("t").filter(pl.col("t") >= 0)))
+        pairs.sort("k")
+        .group_by("rid")
+        .agg(pl.col("k").min(), kinds=pl.col("name").filter(pl.col("t") >= 0).sort_by(pl.col("t").filter(pl.col("t") >= 0)),
+             subject=pl.col("subject").drop_nulls().first())
         .sort("rid")
     )  # fmt: skip
     return indexed.gather(per_record["rid"]).with_columns(
-        rule=RULE_IDS.gather(per_record["k"]), kinds=per_record["kinds"]
-    )
+        rule=RULE_IDS.gather(per_record["k"]), kinds=per_record["kinds"],
+        subject=per_record["subject"],
+    )  # fmt: skip
+
+
+def _subject(sub: pl.DataFrame, rule: Rule) -> pl.Series:
+    """The vectorised ``Rule.subject_of``: the first template whose ids are all present."""
+    if not rule.subject or sub.height == 0:
+        return pl.Series("subject", [None] * sub.height, dtype=pl.String)
+    wanted = {n for t in rule.subject for n, _ in SUBJECT_NAME.findall(t)}
+    values: dict[str, pl.Expr] = {}
+    for rx in (rule.regex, *rule.extra):
+        names = [n for n in re.compile(rx).groupindex if n in wanted]
+        if names:
+            groups = pl.col("message").str.extract_groups(rx)
+            for n in names:
+                expr = groups.struct.field(n)
+                values[n] = pl.coalesce(values[n], expr) if n in values else expr
+    for n in wanted:
+        if n in rule.set:
+            values[n] = pl.lit(str(rule.set[n]))
+        elif n not in values:  # a record column (pid, ip)
+            values[n] = pl.col(n).cast(pl.String) if n in sub.columns else pl.lit(None, pl.String)
+    options = []
+    for template in rule.subject:
+        parts, at = [], 0
+        for m in SUBJECT_NAME.finditer(template):
+            parts.append(pl.lit(template[at : m.start()]))
+            value = pl.when(values[m[1]] != "").then(values[m[1]])
+            parts.append(value.fill_null("") if m[2] else value)
+            at = m.end()
+        parts.append(pl.lit(template[at:]))
+        options.append(pl.concat_str(parts))  # null when a required id is missing
+    return sub.select(pl.coalesce(options).alias("subject")).to_series()
 
 
 def _fields(sub: pl.DataFrame, rule: Rule) -> pl.DataFrame:
@@ -224,29 +266,27 @@ def to_arrow(table: str, df: pl.DataFrame) -> pa.Table:
 
 def trailer_fields(heads: pl.Series, labels: pl.Series | None = None) -> pa.Array:
     """Ray C++ ``key=value`` trailers of each head line (and the ``label`` of a JSON event), as a
-    map column (empty when none)."""
-    trailers = heads.str.extract(TRAILER.pattern, 0).str.strip_chars()
+    map column (empty when none).
+
+    Defensive by construction: only ``word=value`` pairs are taken from a trailer, and a label is
+    one value whatever it holds (spaces, ``=``, newlines), so no key is ever null.
+    """
+    pairs = heads.str.extract(TRAILER.pattern, 0).str.extract_all(r"[A-Za-z_]\w*=\S+")
+    items = pl.DataFrame({"pairs": pairs}).select(
+        pl.col("pairs").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
     if labels is not None:
-        trailers = (
-            pl.DataFrame({"t": trailers, "l": labels})
-            .select(
-                pl.when(pl.col("l").is_not_null())
-                .then(
-                    pl.concat_str(
-                        [pl.lit("label=") + pl.col("l"), pl.col("t")],
-                        separator=" ",
-                        ignore_nulls=True,
-                    )
-                )
-                .otherwise(pl.col("t"))
-            )
-            .to_series()
+        label = pl.Series("label", labels).cast(pl.String)
+        items = items.with_columns(label=label).select(
+            pairs=pl.when(pl.col("label").is_not_null())
+            .then(pl.concat_list([pl.lit("label=") + pl.col("label"), pl.col("pairs")]))
+            .otherwise(pl.col("pairs"))
         )
-    counts = (trailers.str.count_matches(" ") + 1).fill_null(0)  # pairs are separated by one space
-    offsets = pl.concat([pl.Series([0], dtype=pl.Int32), counts.cum_sum().cast(pl.Int32)])
-    pairs = trailers.drop_nulls().str.split(" ").explode()
-    keys = pairs.str.extract(r"^([^=]+)=", 1)
-    values = pairs.str.extract(r"^[^=]+=(.*)$", 1)
+    counts = items["pairs"].list.len().cast(pl.Int32)
+    offsets = pl.concat([pl.Series([0], dtype=pl.Int32), counts.cum_sum()])
+    flat = items["pairs"].explode().drop_nulls()
+    keys = flat.str.extract(r"(?s)^([^=]*)=", 1)
+    values = flat.str.extract(r"(?s)^[^=]*=(.*)$", 1)
     return pa.MapArray.from_arrays(
         offsets.to_arrow(), keys.to_arrow().cast(pa.string()), values.to_arrow().cast(pa.string())
     )

@@ -232,18 +232,25 @@ class Ingest:
                 ev = None
             if not isinstance(ev, dict):
                 ev = {"message": raw}
-            level = str(ev.get("severity") or ev.get("levelname") or "").upper()
+            # Any field may have any shape in a file we did not write: take each defensively.
+            level = str(ev.get("severity") or ev.get("levelname") or "").upper()[:16]
             stamp = ev.get("timestamp")
             ms = None
-            if isinstance(stamp, int | float):
-                ms = int(stamp * 1000) if stamp < 1e11 else int(stamp)
-            pid = ev.get("pid")
+            if isinstance(stamp, int | float) and not isinstance(stamp, bool) and stamp == stamp:
+                ms = int(stamp * 1000) if abs(stamp) < 1e11 else int(stamp)
+                ms = ms if 0 <= ms < 253402300800000 else None  # up to year 9999
+            pid = ev.get("pid", ev.get("source_pid"))
+            pid = int(pid) if str(pid).isdigit() and len(str(pid)) < 19 else None
+            message = ev.get("message", "")
+            message = message if isinstance(message, str) else json.dumps(message, default=str)
+            label = ev.get("label")
+            label = None if label is None else label if isinstance(label, str) else str(label)
+            source = ev.get("source_type")
             rows.append({
-                "line": src.lines, "prefix": None, "source": ev.get("source_type"),
-                "pid": int(pid) if str(pid).isdigit() else None, "ip": None, "ts": ms,
+                "line": src.lines, "prefix": None, "source": None if source is None else str(source),
+                "pid": pid, "ip": None, "ts": ms,
                 "level": JSON_LEVELS.get(level, level or None), "lines": 1,
-                "head": str(ev.get("message", "")), "message": str(ev.get("message", "")), "repeat": 1,
-                "label": ev.get("label"),
+                "head": message, "message": message, "repeat": 1, "label": label,
             })  # fmt: skip
         return pl.DataFrame(rows, schema=RECORD_SCHEMA).with_columns(
             pl.col("ts").cast(pl.Datetime("ms", "UTC"))

@@ -17,10 +17,18 @@ def test_vectorised_classification_agrees_with_the_reference():
             "repeat": [1] * len(messages),
         }
     )
+    records = records.with_columns(pid=pl.lit(9, pl.Int64), ip=pl.lit("10.0.0.2"))
     tables, classified = classify_records(records)
     for i, message in enumerate(messages):
-        found = classify(message)
+        found = classify(message, {"pid": 9, "ip": "10.0.0.2"})
         want = {t: rule.id for t, (rule, _) in found.items() if t != "events"}
+        subjects = {t: v["subject"] for t, (_, v) in found.items() if t != "events"}
+        got_subjects = {
+            t: df.filter(pl.col("rid") == i)["subject"][0]
+            for t, df in tables.items()
+            if t != "events" and (df["rid"] == i).any()
+        }
+        assert got_subjects == subjects, message[:80]
         got = {
             t: df.filter(pl.col("rid") == i)["rule"].to_list()
             for t, df in tables.items()
@@ -29,3 +37,26 @@ def test_vectorised_classification_agrees_with_the_reference():
         got = {t: ids[0] for t, ids in got.items() if ids}
         assert got == want, message[:80]
         assert classified[i] == bool(found)
+
+
+def test_subjects_name_the_happening_not_the_record():
+    """One node death reported by the driver banner, the GCS health check and the GCS removal
+    carries one subject; records without an id carry none."""
+    node = "afb628fb112c8d4b8e7b70d4c7541e9d6b0c40b3be3fa79b08d7bbd3"
+    wordings = [
+        f"(raylet) The node with node id: {node} and address: 127.0.0.2 and node name: 127.0.0.2 has been marked dead because the detector has missed too many heartbeats from it.",
+        f"[2026-11-28 11:04:23,768 W 1 1] (gcs_server) gcs_health_check_manager.cc:147: Node is dead because the health check failed. node_id={node}",
+        f"[2026-11-28 11:04:23,769 I 1 1] (gcs_server) gcs_node_manager.cc:316: , death reason = UNEXPECTED_TERMINATION, death message = health check failed node_id={node} node_name=127.0.0.2",
+    ]
+    records = pl.DataFrame({"message": wordings, "head": wordings, "repeat": [1] * 3})
+    tables, _ = classify_records(records)
+    assert tables["node_deaths"]["subject"].to_list() == [f"node:{node}"] * 3
+    assert tables["events"]["subject"].to_list() == [f"node:{node}"] * 3
+    none = classify("Starting zephyr pipeline: x-1a2b3c4d (attempt 0)")["pipeline_attempts"][1]
+    assert none["subject"] is None
+
+
+def test_process_subject_without_ip_is_the_drivers_node():
+    status = "[stage0-Map] 1/2 complete, 1 in-flight, 0 queued, 1/1 workers alive, 0 dead"
+    assert classify(status, {"pid": 7, "ip": None})["worker_status"][1]["subject"] == "process:7@"
+    assert classify(status, {"pid": None, "ip": None})["worker_status"][1]["subject"] is None
