@@ -5,6 +5,11 @@ Every attempt gets fresh actors under names that carry the pipeline and attempt
 attempt's actors. Infrastructure failures (the coordinator lost, a name collision) are retried
 with exponential backoff and jitter up to ``max_execution_retries``; user errors and the typed
 no-progress errors are not. The final error carries every attempt's cause.
+
+The driver never waits on the coordinator without a bound: it probes it while the pipeline runs;
+a coordinator that answers no probe for ``liveness_timeout`` seconds is lost (the attempt is
+retried), and with ``stall_timeout`` set, no step forward for that long raises
+``PipelineStalledError``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,11 +37,12 @@ from zephyr_engine.errors import (
     CoordinatorLostError,
     InfrastructureError,
     PipelineFailedError,
+    PipelineStalledError,
     RpcError,
     ZephyrError,
 )
 from zephyr_engine.plan import compute_plan
-from zephyr_engine.worker import Worker
+from zephyr_engine.worker import TMP_MARK, Worker
 
 log = logging.getLogger(zl.LOGGER_NAME)
 
@@ -53,6 +60,11 @@ class ZephyrContext:
     ...     ctx.execute(Dataset.from_list(range(10)).map(lambda x: x * x).count()).results
     [10]
     """
+
+    # Ray would restart a coordinator with its __init__ only, idle and without the pipeline:
+    # losing it must fail the attempt instead. Workers come back and re-register.
+    coordinator_max_restarts = 0
+    worker_max_restarts = -1
 
     def __init__(
         self,
@@ -73,6 +85,8 @@ class ZephyrContext:
         max_consecutive_failures: int = 5,
         rpc_timeout: float = 30.0,
         status_interval: float = 5.0,
+        liveness_timeout: float = 300.0,
+        stall_timeout: float | None = None,
     ):
         if backend == "local":
             self.backend, self._owns_backend = LocalBackend(), True
@@ -88,6 +102,8 @@ class ZephyrContext:
         self.max_execution_retries = max_execution_retries
         self.retry_backoff = retry_backoff
         self.address = address
+        self.liveness_timeout = liveness_timeout
+        self.stall_timeout = stall_timeout
         self._own_storage = chunk_storage is None
         self.chunk_storage = Path(chunk_storage or tempfile.mkdtemp(prefix="zephyr-chunks-"))
         self.config = {
@@ -99,6 +115,7 @@ class ZephyrContext:
         }  # fmt: skip
         self._pipelines = 0
         self._live: list[str] = []
+        self.actors: tuple[str, list[str]] = ("", [])  # the running attempt's coordinator, workers
         self.hooks: dict = {}  # fault-injection hooks for scenarios (loop_fault, fail_hook, on_attempt)
         self._shared: dict = {}
 
@@ -123,50 +140,130 @@ class ZephyrContext:
                 left = self.max_execution_retries - attempt
                 if left == 0:
                     break
-                delay = self.retry_backoff * 2**attempt * (1 + 0.1 * random.random())
+                delay = self._backoff(attempt)
                 log.warning(
                     zl.PIPELINE_RETRY_BACKOFF, attempt + 1, left, delay, f"{type(e).__name__}: {e}"
                 )
                 time.sleep(delay)
-        error = PipelineFailedError(f"{self.name}-p{pipeline}", causes)
+        error = self._final_error(f"{self.name}-p{pipeline}", causes)
         log.error("%s: %s", type(error).__name__, error)  # the final failure, readable by logscan
         raise error
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential with jitter: retries of a lost coordinator do not hammer the cluster."""
+        return self.retry_backoff * 2**attempt * (1 + 0.1 * random.random())
+
+    @staticmethod
+    def _final_error(pipeline: str, causes: list[BaseException]) -> PipelineFailedError:
+        return PipelineFailedError(pipeline, causes)  # every attempt's cause, in order
+
+    def _actor_names(self, pipeline: int, attempt: int, workers: int) -> tuple[str, list[str]]:
+        """Names carry pipeline and attempt: a retry never meets a name still held by an
+        earlier attempt's actor (dying asynchronously, or restarting)."""
+        return zl.coordinator_name(self.name, pipeline, attempt), [
+            zl.worker_name(self.name, i, pipeline, attempt) for i in range(workers)
+        ]
+
+    @staticmethod
+    def _worker_args(coordinator, coord_name: str, worker_id: str, cfg: dict) -> tuple:
+        """Small inline constructor arguments: the coordinator travels by name."""
+        return (coord_name, worker_id, cfg)
 
     def _attempt(self, plan, pipeline: int, attempt: int) -> ExecutionResult:
         execution_id = uuid.uuid4().hex[:12]
         store = ChunkStore(self.chunk_storage / execution_id)
-        coord_name = zl.coordinator_name(self.name, pipeline, attempt)
+        n = min(self.max_workers, max((s.num_shards for s in plan.stages), default=1)) or 1
+        coord_name, worker_names = self._actor_names(pipeline, attempt, n)
+        self.actors = (coord_name, worker_names)
+        shared_dir = self._write_shared(store)
         config = {
             **self.config,
+            "shared_dir": shared_dir,
             **{k: v for k, v in self.hooks.items() if k in ("loop_fault", "status_fault")},
         }
-        coordinator = self.backend.create_actor(Coordinator, coord_name, args=(coord_name, config),
-                                                max_restarts=0, max_concurrency=256)  # fmt: skip
-        self._live.append(coord_name)
         try:
-            n = min(self.max_workers, max((s.num_shards for s in plan.stages), default=1)) or 1
+            coordinator = self.backend.create_actor(
+                Coordinator, coord_name, args=(coord_name, config),
+                max_restarts=self.coordinator_max_restarts, max_concurrency=256,
+            )  # fmt: skip
+            self._live.append(coord_name)
             worker_cfg = {k: self.config[k] for k in ("heartbeat_interval", "max_consecutive_failures",
                                                        "rpc_timeout", "max_idle_backoff")}  # fmt: skip
-            worker_cfg["chunk_root"] = str(store.root)
-            worker_cfg["shared_dir"] = self._write_shared(store)
+            worker_cfg.update(chunk_root=str(store.root), shared_dir=shared_dir,
+                              execution_id=execution_id)  # fmt: skip
             if "fail_hook" in self.hooks:
                 worker_cfg["fail_hook"] = self.hooks["fail_hook"]
-            for i in range(n):
-                wid = zl.worker_name(self.name, i, pipeline, attempt)
-                self.backend.create_actor(Worker, wid, args=(coord_name, wid, worker_cfg), max_restarts=-1,
-                                          resources=self.resources or None)  # fmt: skip
+            for wid in worker_names:
+                self.backend.create_actor(
+                    Worker, wid, args=self._worker_args(coordinator, coord_name, wid, worker_cfg),
+                    max_restarts=self.worker_max_restarts, resources=self.resources or None,
+                )  # fmt: skip
                 self._live.append(wid)
             if "on_attempt" in self.hooks:
                 self.hooks["on_attempt"](self, pipeline, attempt)
             try:
-                outputs = coordinator.call("run_pipeline", plan, execution_id).result()
+                outputs = self._await(coordinator, coord_name, plan, execution_id)
                 counters = coordinator.call("get_counters").result(timeout=5)
-            except (ActorDiedError, RpcError) as e:
+            except (ActorDiedError, RpcError, FutureTimeout) as e:
                 raise CoordinatorLostError(f"coordinator {coord_name} lost: {e}") from None
             return ExecutionResult(self._collect(plan, outputs, store), counters)
         finally:
             self._release()
             store.remove()
+            self._sweep_temporary_files(plan, execution_id)
+
+    def _await(self, coordinator, coord_name: str, plan, execution_id: str) -> list:
+        """``run_pipeline``'s result, probing the coordinator while it runs: no answer to any
+        probe for ``liveness_timeout`` seconds loses it (a partitioned or wedged coordinator
+        whose call would never return); with ``stall_timeout``, no step forward for that long
+        (every shard assigned, finished, failed or re-queued is one) raises."""
+        run = coordinator.call("run_pipeline", plan, execution_id)
+        interval = min(1.0, self.liveness_timeout / 4, (self.stall_timeout or 60.0) / 4)
+        last_answer = last_step = time.monotonic()
+        token, status, probe = None, "no answer yet", None
+        while True:
+            try:
+                return run.result(timeout=interval)
+            except FutureTimeout:
+                pass
+            now = time.monotonic()
+            if probe is not None and probe.done():
+                with contextlib.suppress(Exception):
+                    step, status = probe.result()
+                    last_answer = now
+                    if step != token:
+                        token, last_step = step, now
+                probe = None
+            if now - last_answer > self.liveness_timeout:
+                raise CoordinatorLostError(
+                    f"coordinator {coord_name} answered no liveness probe for "
+                    f"{now - last_answer:.1f}s (liveness_timeout {self.liveness_timeout:.0f}s)"
+                )
+            if self.stall_timeout is not None and now - last_step > self.stall_timeout:
+                raise PipelineStalledError(
+                    f"pipeline {coord_name} made no progress for {now - last_step:.1f}s "
+                    f"(stall_timeout {self.stall_timeout:.0f}s); last status: {status}"
+                )
+            if probe is None:  # one probe at a time: a slow coordinator is not piled on
+                probe = coordinator.call("progress_token")
+
+    def _sweep_temporary_files(self, plan, execution_id: str) -> None:
+        """Writers' temporary files of this attempt that nobody committed (a worker that died
+        between writing and reporting cannot clean up after itself)."""
+        stage = plan.stages[-1] if plan.stages else None
+        if stage is None or not stage.output.startswith("write_"):
+            return
+        folders = {
+            os.path.dirname(os.path.abspath(stage.pattern.format(shard=i, total=stage.num_shards)))
+            for i in range(stage.num_shards)
+        }
+        mark = f"{TMP_MARK}{execution_id}-"
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    if mark in entry.name:
+                        with contextlib.suppress(OSError):
+                            os.remove(entry.path)
 
     def _write_shared(self, store: ChunkStore) -> str:
         folder = store.root / "shared"

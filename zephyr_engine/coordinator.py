@@ -2,15 +2,25 @@
 
 The corrections (shared/engine-defects.md) are the contract:
 - a worker is ``(worker_id, incarnation)``; re-registration bumps the incarnation and re-queues
-  the old incarnation's shard; results carry ``(shard, attempt)`` and stale ones are dropped;
+  the old incarnation's shard;
+- reports carry ``(stage, shard, attempt)`` and are accepted only from the holder of that shard
+  in the running stage: attempts restart at 0 every stage, so a late duplicate from an earlier
+  stage matches shard and attempt and is told apart by its stage alone;
 - any RPC from a worker is a heartbeat; every RPC is O(1) under a short lock, and the stage wait
   never holds the lock while sleeping;
 - the stage wait counts alive workers: none alive for ``no_workers_timeout`` raises
-  ``NoAliveWorkersError``; none registered for ``registration_timeout`` raises
-  ``NoWorkersRegisteredError``;
+  ``NoAliveWorkersError`` (the timer restarts when one comes back); none registered for
+  ``registration_timeout`` raises ``NoWorkersRegisteredError``;
 - per-shard budgets for task errors and for infrastructure losses while in flight;
+- a writer's commit that fails is a task error of that shard and leaves no temporary file;
+- every shard of the stage is always completed, queued or in flight; if one is none of these
+  (an engine bug) the stage ends with ``ShardLostError`` instead of waiting forever;
 - the status loop survives logging errors, and any other crash of it aborts the pipeline;
 - no worker is told to shut down while a re-queue could still need it.
+
+The small methods below (``_alive_count``, ``_accepts``, ``_idle_wait`` ...) are each one
+decision of that contract; the regression suite puts upstream's version of each back to prove
+the scenario guarding it fails.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from zephyr_engine.errors import (
     NoAliveWorkersError,
     NoWorkersRegisteredError,
     ShardFailedError,
+    ShardLostError,
     ZephyrError,
 )
 from zephyr_engine.plan import Plan
@@ -60,6 +71,7 @@ class Coordinator:
         self.finished = False
         self.plan: Plan | None = None
         self.stage = None
+        self.progress = 0  # bumped by every step forward; the driver's liveness probe reads it
         self._reset_stage(0, {})
         log.info(zl.COORDINATOR_INITIALIZED)
         threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True).start()
@@ -68,9 +80,8 @@ class Coordinator:
         self.total, self.completed = total, 0
         self.inputs = inputs
         self.queue: deque[int] = deque(range(total))
-        self.in_flight: dict[
-            int, tuple[str, int, int]
-        ] = {}  # shard -> (worker, incarnation, attempt)
+        # shard -> (worker, incarnation, attempt) of the one run whose report is accepted
+        self.in_flight: dict[int, tuple[str, int, int]] = {}
         self.next_attempt: Counter = Counter()
         self.task_failures: Counter = Counter()
         self.infra_failures: Counter = Counter()
@@ -92,6 +103,7 @@ class Coordinator:
                 w.registered_at = w.last_seen = now
                 w.state = "ready"
                 self.counters["reregistrations"] += 1
+            self.progress += 1
             self.changed.notify_all()
             return w.incarnation
 
@@ -102,44 +114,45 @@ class Coordinator:
     def pull_task(self, worker_id: str, incarnation: int):
         with self.lock:
             status = self._touch(worker_id, incarnation)
-            if status != "ok":
-                return ("shutdown", None)
-            if self.finished:
+            if status != "ok" or self._releases_workers():
                 return ("shutdown", None)
             if self.fatal is not None or not self.queue or self.stage is None:
                 return ("wait", None)
             w = self.workers[worker_id]
             if w.shard is not None:  # it asks again while holding a shard: that shard was lost
+                self.counters["lost_replies"] += 1
                 self._requeue(worker_id, w, "asked for more work")
+                if not self.queue:
+                    return ("wait", None)
             shard = self.queue.popleft()
             attempt = self.next_attempt[shard]
             self.next_attempt[shard] += 1
             self.in_flight[shard] = (worker_id, incarnation, attempt)
             w.shard, w.state = shard, "busy"
+            self.progress += 1
+            # Only this shard's own input travels (never the plan with every shard's input).
             task = Task(self.stage.index, shard, attempt, self.inputs.get(shard, ()))
-            return ("task", (self.stage, task, self.plan))
+            return ("task", (self.stage, task))
 
     def report_result(
-        self, worker_id: str, incarnation: int, shard: int, attempt: int, refs: list
+        self, worker_id: str, incarnation: int, stage: int, shard: int, attempt: int, refs: list
     ) -> bool:
         with self.lock:
-            if not self._settle(worker_id, incarnation, shard, attempt):
-                current = self.in_flight.get(shard, (None, None, -1))[2]
-                log.warning(zl.STALE_RESULT, worker_id, shard, attempt, current)
-                self.counters["stale_results"] += 1
-                if self.stage is not None and self.stage.output.startswith("write_"):
+            writer = self.stage is not None and self.stage.output.startswith("write_")
+            if not self._settle(worker_id, incarnation, stage, shard, attempt):
+                self._drop_stale(worker_id, stage, shard, attempt, refs)
+                return False
+            if writer:  # exactly one attempt's file becomes final
+                try:
+                    refs = self._commit(refs)
+                except OSError as e:
                     for _, tmp in refs:
                         _remove(tmp)
-                return False
-            if self.stage.output.startswith("write_"):  # exactly one attempt's file becomes final
-                committed = []
-                for target, tmp in refs:
-                    final = commit_path(tmp)
-                    os.replace(tmp, final)
-                    committed.append((target, final))
-                refs = committed
+                    self._task_error(worker_id, shard, f"commit failed: {type(e).__name__}: {e}")
+                    return False
             self.results[shard] = refs
             self.completed += 1
+            self.progress += 1
             self.counters["tasks_completed"] += 1
             log.info(zl.TASKS_COMPLETED, self.stage.name, self.completed, self.total)
             if self.completed >= self.total:  # the stage waiter polls for everything else
@@ -147,40 +160,72 @@ class Coordinator:
             return True
 
     def report_error(
-        self, worker_id: str, incarnation: int, shard: int, attempt: int, error: str
+        self, worker_id: str, incarnation: int, stage: int, shard: int, attempt: int, error: str
     ) -> None:
         with self.lock:
-            if not self._settle(worker_id, incarnation, shard, attempt):
+            if not self._settle(worker_id, incarnation, stage, shard, attempt):
                 return
-            self.task_failures[shard] += 1
-            self.counters["task_errors"] += 1
-            n, limit = self.task_failures[shard], self.cfg["max_shard_failures"]
-            last = error.strip().splitlines()[-1] if error.strip() else "error"
-            if n >= limit:
-                msg = (f"Shard {shard} of {self.stage.name} has failed {n} times (max {limit}), last "
-                       f"failure on worker {worker_id}: {last}")  # fmt: skip
-                self._fail_shard(shard, msg)
-            else:
-                log.warning(
-                    "Shard %d failed on worker %s (task error %d/%d), re-queuing.",
-                    shard,
-                    worker_id,
-                    n,
-                    limit,
-                )
-                self.queue.append(shard)
-            self.changed.notify_all()
+            self._task_error(worker_id, shard, error)
 
-    def _settle(self, worker_id: str, incarnation: int, shard: int, attempt: int) -> bool:
-        """A report is accepted only from the (worker, incarnation, attempt) holding the shard;
-        then the shard leaves the in-flight set and the worker is ready again."""
+    def _commit(self, refs: list) -> list:
+        """Rename each temporary file to its final path; the first failure undoes nothing it
+        renamed before (one file per shard) and raises."""
+        committed = []
+        for target, tmp in refs:
+            final = commit_path(tmp)
+            os.replace(tmp, final)
+            committed.append((target, final))
+        return committed
+
+    def _drop_stale(self, worker_id: str, stage: int, shard: int, attempt: int, refs: list) -> None:
+        current = self.in_flight.get(shard, (None, None, -1))[2]
+        log.warning(zl.STALE_RESULT, worker_id, shard, attempt, current)
+        self.counters["stale_results"] += 1
+        if self.stage is None or stage != self.stage.index:
+            self.counters["stale_other_stage"] += 1
+        for _, path in refs:  # a stale writer's temporary file (chunk files are per attempt)
+            if ".tmp-" in os.path.basename(path):
+                _remove(path)
+
+    def _task_error(self, worker_id: str, shard: int, error: str) -> None:
+        """A settled shard failed in user code (or its commit failed): re-queue it or, at the
+        budget, end the pipeline with an error naming it."""
+        self.task_failures[shard] += 1
+        self.counters["task_errors"] += 1
+        self.progress += 1
+        n, limit = self.task_failures[shard], self.cfg["max_shard_failures"]
+        last = error.strip().splitlines()[-1] if error.strip() else "error"
+        if n >= limit:
+            msg = (f"Shard {shard} of {self.stage.name} has failed {n} times (max {limit}), last "
+                   f"failure on worker {worker_id}: {last}")  # fmt: skip
+            self._fail_shard(shard, msg)
+        else:
+            log.warning(
+                "Shard %d failed on worker %s (task error %d/%d), re-queuing: %s",
+                shard, worker_id, n, limit, last,
+            )  # fmt: skip
+            self.queue.append(shard)
+        self.changed.notify_all()
+
+    def _settle(
+        self, worker_id: str, incarnation: int, stage: int, shard: int, attempt: int
+    ) -> bool:
+        """A report is accepted only from the run holding the shard; then the shard leaves the
+        in-flight set and the worker is ready again."""
         self._touch(worker_id, incarnation)
-        if self.in_flight.get(shard) != (worker_id, incarnation, attempt):
+        if not self._accepts(worker_id, incarnation, stage, shard, attempt):
             return False
         del self.in_flight[shard]
         w = self.workers[worker_id]
         w.shard, w.state = None, "ready"
         return True
+
+    def _accepts(
+        self, worker_id: str, incarnation: int, stage: int, shard: int, attempt: int
+    ) -> bool:
+        if self.stage is None or stage != self.stage.index:
+            return False
+        return self.in_flight.get(shard) == (worker_id, incarnation, attempt)
 
     def _fail_shard(self, shard: int, msg: str) -> None:
         """A shard spent its budget: the pipeline ends with an error naming it."""
@@ -208,21 +253,31 @@ class Coordinator:
             return
         del self.in_flight[shard]
         self.infra_failures[shard] += 1
+        self.progress += 1
         n, limit = self.infra_failures[shard], self.cfg["max_shard_infra_failures"]
         log.info(zl.REQUEUE_IN_FLIGHT, worker_id)
-        if n >= limit:
+        if self._infra_budget_spent(n, limit):
             msg = (f"Shard {shard} of {self.stage.name} has been in flight during {n} infra failures "
                    f"(max {limit}); treating it as a deterministic crasher. Last failure on worker {worker_id} ({why}).")  # fmt: skip
             self._fail_shard(shard, msg)
         else:
             self.queue.appendleft(shard)
 
+    @staticmethod
+    def _infra_budget_spent(n: int, limit: int) -> bool:
+        return n >= limit
+
+    def _releases_workers(self) -> bool:
+        """Workers are told to shut down only once the whole pipeline is done: until then a
+        re-queued shard may need any of them."""
+        return self.finished
+
     # --- the pipeline (the driver's one long call) ----------------------------------------------
 
     def run_pipeline(self, plan: Plan, execution_id: str) -> list:
         """Run every stage; returns the final outputs' ``(target, path)`` in shard order."""
         started = time.monotonic()
-        inputs: dict[int, tuple] = {}
+        inputs: dict[int, tuple] = dict(enumerate(plan.source_shards))
         outputs: list = []
         with self.lock:
             self.plan = plan
@@ -230,6 +285,7 @@ class Coordinator:
             with self.lock:
                 self.stage = stage
                 self._reset_stage(stage.num_shards, inputs)
+                self.progress += 1
             log.info(zl.STARTING_STAGE_WITH_EXECUTION, execution_id, stage.name, stage.num_shards)
             self._wait_for_stage(started)
             with self.lock:
@@ -253,17 +309,15 @@ class Coordinator:
                     raise ZephyrError("coordinator stopped")
                 if self.completed >= self.total:
                     return
+                self._check_accounting()
                 now = time.monotonic()
-                alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
+                alive = self._alive_count()
                 if not self.workers:
-                    if now - started > self.cfg["registration_timeout"]:
-                        raise NoWorkersRegisteredError(
-                            f"No worker registered within {self.cfg['registration_timeout']:.1f}s; the "
-                            f"workers ask for {self.cfg['resources']}: can the cluster provide that?"
-                        )
+                    self._check_registration(now - started)
                 elif alive == 0:
                     if all_dead_since is None:
                         all_dead_since = now
+                        self.counters["all_dead_spells"] += 1
                         log.warning(zl.ALL_WORKERS_DEAD)
                     elif now - all_dead_since > self.cfg["no_workers_timeout"]:
                         msg = zl.NO_ALIVE_WORKERS % (
@@ -274,8 +328,47 @@ class Coordinator:
                         log.error(zl.COORDINATOR_ABORTED, msg)
                         raise NoAliveWorkersError(msg)
                 else:
-                    all_dead_since = None
-                self.changed.wait(0.05)  # releases the lock while it waits
+                    all_dead_since = self._dead_timer_after_recovery(all_dead_since)
+                self._idle_wait()
+
+    def _alive_count(self) -> int:
+        return sum(1 for w in self.workers.values() if w.state in ALIVE)
+
+    @staticmethod
+    def _dead_timer_after_recovery(all_dead_since: float | None) -> float | None:
+        """A worker is alive again: the all-dead timer starts over at the next all-dead spell."""
+        return None
+
+    def _check_registration(self, waited: float) -> None:
+        if waited > self.cfg["registration_timeout"]:
+            raise NoWorkersRegisteredError(
+                f"No worker registered within {self.cfg['registration_timeout']:.1f}s; the "
+                f"workers ask for {self.cfg['resources']}: can the cluster provide that?"
+            )
+
+    def _check_accounting(self) -> None:
+        """Every shard is completed, queued or in flight; one that is none of these would be
+        waited for forever."""
+        lost = self.total - self.completed - len(self.queue) - len(self.in_flight)
+        if lost > 0:
+            known = set(self.results) | set(self.queue) | set(self.in_flight)
+            missing = sorted(set(range(self.total)) - known)[:10]
+            msg = (f"{lost} shard(s) of {self.stage.name} are neither completed, queued nor in "
+                   f"flight (shards {missing}): lost by the engine")  # fmt: skip
+            log.error(zl.COORDINATOR_ABORTED, msg)
+            raise ShardLostError(msg)
+
+    def _idle_wait(self) -> None:
+        self.changed.wait(0.05)  # releases the lock while it waits
+
+    def progress_token(self) -> tuple[int, str]:
+        """What the driver's liveness probe reads: a counter of steps forward and a status."""
+        with self.lock:
+            name = self.stage.name if self.stage is not None else "-"
+            return self.progress, (
+                f"[{name}] {self.completed}/{self.total} complete, {len(self.in_flight)} in-flight, "
+                f"{len(self.queue)} queued, {self._alive_count()}/{len(self.workers)} workers alive"
+            )
 
     # --- the liveness and status loop -------------------------------------------------------------
 
@@ -327,7 +420,7 @@ class Coordinator:
             with self.lock:
                 if self.stage is None or self.finished:
                     return
-                alive = sum(1 for w in self.workers.values() if w.state in ALIVE)
+                alive = self._alive_count()
                 args = (self.stage.name, self.completed, self.total, len(self.in_flight), len(self.queue),
                         alive, len(self.workers), len(self.workers) - alive)  # fmt: skip
             log.info(zl.STATUS, *args)

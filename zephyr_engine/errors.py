@@ -51,6 +51,15 @@ class ShardFailedError(ZephyrError):
         super().__init__(message)
 
 
+class ShardLostError(ZephyrError):
+    """A shard was neither completed, queued nor in flight: an engine bug, reported instead of a
+    wait that would never end."""
+
+
+class PipelineStalledError(ZephyrError):
+    """The driver saw no progress for ``stall_timeout`` seconds (opt-in bound on a whole run)."""
+
+
 class UserCodeError(ZephyrError):
     """User code raised inside a shard; carries the original traceback text."""
 

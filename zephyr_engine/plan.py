@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zephyr_engine.dataset import Dataset, Op
+from zephyr_engine.dataset import Dataset, Op, check_writer_pattern
 
 PER_ITEM = {
     "map",
@@ -98,6 +98,7 @@ def compute_plan(ds: Dataset) -> Plan:
             ops.append(Op("sum"))
             result = "value"
         elif op.kind in WRITERS:
+            check_writer_pattern(op.pattern, state["n"])
             close(op.kind, state["n"], pattern=op.pattern)
             result = "paths"
         else:

@@ -2,24 +2,38 @@
 fault its pattern shows in a log and reports whether the corrected behaviour was observed:
 completion with output equal to the fault-free run, or the expected typed error within its bound.
 
+Every scenario checks that its faults landed inside the run (a fault after the run proves
+nothing), reports only observed values, and has a hard deadline: a scenario that hangs ends as a
+failure (its contexts are shut down), never as a hang of the caller. The regression suite puts
+the upstream defect each scenario guards back into the engine and asserts the scenario fails.
+
+Fault injection goes through the backend (``kill_actor``, ``pause_heartbeats``, ``delay_rpcs``,
+``fail_rpcs``, ``history``, ``record_reply_sizes``), so a backend that offers these runs the same
+scenarios.
+
 >>> run("ZL11").ok
 True
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
+import logging
 import os
 import pickle
+import re
+import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from zephyr_engine import logs as zl
-from zephyr_engine.backends.local import LocalBackend
+from zephyr_engine.backends.base import current_actor
 from zephyr_engine.context import ZephyrContext
 from zephyr_engine.dataset import Dataset
 from zephyr_engine.errors import (
@@ -30,7 +44,7 @@ from zephyr_engine.errors import (
     ShardFailedError,
     ZephyrError,
 )
-from zephyr_engine.worker import get_shared
+from zephyr_engine.worker import TMP_MARK, get_shared
 
 ALL = tuple(f"ZL{i:02d}" for i in range(1, 13))
 TITLES = {
@@ -40,7 +54,13 @@ TITLES = {
     "ZL11": "no-workers-ever", "ZL12": "retries-exhausted",
 }  # fmt: skip
 FAST = {"heartbeat_interval": 0.1, "heartbeat_timeout": 1.0, "no_workers_timeout": 2.0,
-        "registration_timeout": 2.0, "retry_backoff": 0.05, "rpc_timeout": 2.0, "status_interval": 0.5}  # fmt: skip
+        "registration_timeout": 2.0, "retry_backoff": 0.05, "rpc_timeout": 2.0, "status_interval": 0.5,
+        "liveness_timeout": 5.0, "stall_timeout": 5.0}  # fmt: skip
+# Hard deadline of each scenario (seconds): several times its normal run time on a busy machine.
+DEADLINES = {
+    "ZL01": 40, "ZL02": 30, "ZL03": 30, "ZL04": 45, "ZL05": 45, "ZL06": 40,
+    "ZL07": 40, "ZL08": 30, "ZL09": 20, "ZL10": 30, "ZL11": 20, "ZL12": 30,
+}  # fmt: skip
 
 
 @dataclass
@@ -51,15 +71,60 @@ class Outcome:
     seconds: float
 
 
-def run(pattern_id: str, backend: str = "local") -> Outcome:
-    """Run one scenario; ``backend`` is ``"local"`` (the Ray backend is not in this build)."""
+class _Run:
+    """The scenario being run: its backend, and the contexts it opened (shut down on timeout)."""
+
+    def __init__(self, backend: str):
+        self.backend = backend
+        self.contexts: list[ZephyrContext] = []
+        self.lock = threading.Lock()
+
+
+_active: _Run | None = None
+_one_at_a_time = threading.Lock()
+
+
+def run(pattern_id: str, backend: str = "local", deadline: float | None = None) -> Outcome:
+    """Run one scenario on ``backend`` (``"local"``, or ``"ray"`` where that backend exists).
+    A scenario still running after ``deadline`` seconds (default ``DEADLINES``) is a failure."""
+    global _active
     if pattern_id not in ALL:
         raise ValueError(f"unknown pattern {pattern_id!r}; known: {', '.join(ALL)}")
-    if backend != "local":
-        raise ValueError("scenarios run on the local backend in this build")
-    started = time.monotonic()
-    ok, detail = SCENARIOS[pattern_id]()
-    return Outcome(pattern_id, ok, detail, time.monotonic() - started)
+    if not isinstance(backend, str) or backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r} (use 'local' or 'ray')")
+    limit = DEADLINES[pattern_id] if deadline is None else deadline
+    with _one_at_a_time:
+        _active = current = _Run(backend)
+        box: dict = {}
+
+        def body():
+            try:
+                box["result"] = SCENARIOS[pattern_id]()
+            except Exception as e:  # a scenario that crashes has failed, with the reason
+                box["result"] = (False, f"the scenario raised {type(e).__name__}: {e}")
+
+        started = time.monotonic()
+        thread = threading.Thread(target=body, name=f"scenario-{pattern_id}", daemon=True)
+        thread.start()
+        thread.join(limit)
+        took = time.monotonic() - started
+        try:
+            if thread.is_alive():
+                _shut_down(current)
+                thread.join(10)
+                return Outcome(pattern_id, False, f"timed out after {limit:.0f}s (a hang)", took)
+            ok, detail = box["result"]
+            return Outcome(pattern_id, ok, detail, took)
+        finally:
+            _active = None
+
+
+def _shut_down(current: _Run) -> None:
+    with current.lock:
+        contexts = list(current.contexts)
+    for ctx in contexts:
+        with contextlib.suppress(Exception):
+            ctx.shutdown()
 
 
 # --- pipelines and helpers -----------------------------------------------------------------------
@@ -84,17 +149,23 @@ def expected(shards: int) -> list:
 
 
 def context(**overrides) -> ZephyrContext:
-    return ZephyrContext(**{**FAST, **overrides})
+    """A context with the scenario timings on the scenario's backend; shut down on timeout."""
+    backend = _active.backend if _active is not None else "local"
+    ctx = ZephyrContext(**{"backend": backend, **FAST, **overrides})
+    if _active is not None:
+        with _active.lock:
+            _active.contexts.append(ctx)
+    return ctx
 
 
 def later(seconds: float, action: Callable[[], None]) -> None:
-    timer = threading.Timer(seconds, action)
+    def guarded():
+        with contextlib.suppress(ValueError):  # the actor is already gone: nothing to do
+            action()
+
+    timer = threading.Timer(seconds, guarded)
     timer.daemon = True
     timer.start()
-
-
-def workers_of(ctx: ZephyrContext, pipeline: int, attempt: int) -> list[str]:
-    return ctx.backend.names(zl.worker_name(ctx.name, 0, pipeline, attempt).rsplit("-", 1)[0] + "-")
 
 
 def fault_free(ctx: ZephyrContext, ds: Dataset) -> list:
@@ -106,34 +177,71 @@ def fault_free(ctx: ZephyrContext, ds: Dataset) -> list:
 
 
 def run_expecting(ctx: ZephyrContext, ds: Dataset, want: list) -> tuple[bool, str, object]:
-    """Run ``ds`` with the faults armed on ``ctx``; ok when it equals the fault-free run (which
-    itself must equal ``want``, the pipeline's known answer)."""
+    """Run ``ds`` with the faults armed on ``ctx``; ok when it equals the fault-free run (whose
+    rows, in any order, must be ``want``, the pipeline's known answer)."""
     baseline = fault_free(ctx, ds)
-    if baseline != want:
+    if sorted(baseline, key=repr) != sorted(want, key=repr):
         return False, "the fault-free run itself gave a wrong answer", None
     try:
         result = ctx.execute(ds)
     except ZephyrError as e:
         return False, f"failed: {type(e).__name__}: {e}", None
     same = result.results == baseline
-    return (
-        same,
-        ("output equals the fault-free run" if same else "output differs from the fault-free run"),
-        result,
+    if same:
+        return True, "output equals the fault-free run", result
+    return False, _difference(result.results, baseline), result
+
+
+def _difference(got: list, want: list) -> str:
+    extra, missing = (
+        Counter(map(repr, got)) - Counter(map(repr, want)),
+        Counter(map(repr, want)) - Counter(map(repr, got)),
     )
+    return (
+        f"output differs from the fault-free run: {len(got)} rows for {len(want)}, "
+        f"{sum(extra.values())} unexpected, {sum(missing.values())} missing"
+    )
+
+
+class LogCount(logging.Handler):
+    """Counts the engine's log records by message template while a scenario runs."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.counts: Counter = Counter()
+        self.logger = logging.getLogger(zl.LOGGER_NAME)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[record.msg] += 1
+
+    def __enter__(self) -> LogCount:
+        self.previous = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.previous)
+
+
+def _tmp_files(folder: str) -> list[str]:
+    return [f for f in os.listdir(folder) if TMP_MARK in f]
 
 
 # --- the scenarios -------------------------------------------------------------------------------
 
 
 def zl01() -> tuple[bool, str]:
-    """The incident with nothing coming back: NoAliveWorkersError within its bound, no hang."""
+    """(1) Nothing comes back: NoAliveWorkersError within its bound, no hang. (2) Every worker
+    dies twice and comes back each time, each dead spell shorter than ``no_workers_timeout`` but
+    both together longer: the all-dead timer restarts, and the output is exact."""
     timeout = FAST["no_workers_timeout"]
-    with context(max_workers=64) as ctx:
+    with context(max_workers=16) as ctx:
         deaths: list[float] = []
 
         def waves(c, pipeline, attempt):
-            names = workers_of(c, pipeline, attempt)
+            names = c.actors[1]
             cut = int(len(names) * 0.6)
 
             def wave(group):
@@ -147,109 +255,178 @@ def zl01() -> tuple[bool, str]:
         ctx.hooks["on_attempt"] = waves
         started = time.monotonic()
         try:
-            ctx.execute(squares(256, 1.0))
-        except NoAliveWorkersError as e:
+            ctx.execute(squares(64, 1.0))
+            return (
+                False,
+                f"completed after {time.monotonic() - started:.1f}s though every worker died",
+            )
+        except NoAliveWorkersError:
             took = time.monotonic() - deaths[-1]
             bound = FAST["heartbeat_timeout"] + timeout + 5
-            return (
-                took <= bound,
-                f"NoAliveWorkersError {took:.1f}s after the last death (bound {bound:.0f}s): {e}",
-            )
+            first = (took <= bound, f"NoAliveWorkersError {took:.1f}s after the last death "
+                                    f"(bound {bound:.0f}s)")  # fmt: skip
         except ZephyrError as e:
-            return False, f"wrong error: {type(e).__name__}: {e}"
-        return (
-            False,
-            f"completed after {time.monotonic() - started:.1f}s although every worker died",
-        )
+            return False, f"nothing comes back: wrong error: {type(e).__name__}: {e}"
+    # Two dead spells of ~1 s each with a 1.5 s timeout: together 2 s, more than the timeout.
+    spell_timeout, back_after = 1.5, 1.5
+    with context(max_workers=8, heartbeat_timeout=0.5, no_workers_timeout=spell_timeout) as ctx:
+
+        def two_spells(c, pipeline, attempt):
+            def everyone_dies():
+                for n in c.actors[1]:
+                    c.backend.kill_actor(n, restart=True, delay=back_after)
+
+            later(0.3, everyone_dies)
+            later(2.6, everyone_dies)
+
+        ctx.hooks["on_attempt"] = two_spells
+        ok, detail, result = run_expecting(ctx, squares(48, 0.3), expected(48))
+        spells = result.counters.get("all_dead_spells", 0) if result else "?"
+        second = (ok and spells == 2, f"two all-dead spells: {detail}; {spells} spells observed")
+    return first[0] and second[0], f"{first[1]}; {second[1]}"
 
 
 def zl02() -> tuple[bool, str]:
     """A retry after the coordinator is lost uses fresh names: no collision, exact output."""
     with context(max_workers=4) as ctx:
         # The name an upstream retry would reuse is still held (the old coordinator restarting).
-        ctx.backend.create_actor(_Idle, f"zephyr-{ctx.name}-coord-0", max_restarts=-1)
-        attempts: list[int] = []
+        held = f"zephyr-{ctx.name}-coord-0"
+        ctx.backend.create_actor(_Idle, held, max_restarts=-1)
+        used: list[tuple[int, str]] = []
 
         def lose_first(c, pipeline, attempt):
-            attempts.append(attempt)
+            used.append((attempt, c.actors[0]))
             if attempt == 0:
-                later(
-                    0.3,
-                    lambda: c.backend.kill_actor(
-                        zl.coordinator_name(c.name, pipeline, 0), restart=True
-                    ),
-                )
+                later(0.3, lambda: c.backend.kill_actor(c.actors[0], restart=True))
 
         ctx.hooks["on_attempt"] = lose_first
         ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16))
-        return ok and attempts == [
-            0,
-            1,
-        ], f"{detail}; attempts {attempts} under names -p0-a0, -p0-a1"
+    names = [name for _, name in used]
+    tags = [m.group(0) if (m := re.search(r"-p\d+-a\d+", n)) else n for n in names]
+    fresh = len(set(names)) == len(names) and held not in names
+    scoped = all(f"-a{attempt}-" in name for attempt, name in used)
+    attempts = [a for a, _ in used]
+    return ok and attempts == [0, 1] and fresh and scoped, (
+        f"{detail}; attempts {attempts} under names {', '.join(tags) or 'none'}"
+    )
 
 
 def zl03() -> tuple[bool, str]:
     """A coordinator is never auto-restarted; its loss fails the attempt and the driver retries."""
     with context(max_workers=4) as ctx:
-        states: list[str | None] = []
+        lost: list[str] = []
 
         def kill_coordinator(c, pipeline, attempt):
             if attempt == 0:
-                name = zl.coordinator_name(c.name, pipeline, 0)
-
-                def kill():
-                    c.backend.kill_actor(name, restart=True)  # a preemption: Ray would restart it
-                    time.sleep(0.2)
-                    states.append(c.backend.state(name))
-
-                later(0.3, kill)
+                lost.append(c.actors[0])
+                # A preemption: Ray would restart a coordinator created with max_restarts != 0.
+                later(0.3, lambda: c.backend.kill_actor(c.actors[0], restart=True))
 
         ctx.hooks["on_attempt"] = kill_coordinator
         ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16))
-        return ok and states == ["dead"], f"{detail}; the lost coordinator's state: {states}"
+        histories = {name: ctx.backend.history(name) for name in lost}
+    restarted = [n for n, h in histories.items() if "restarting" in h or h.count("alive") > 1]
+    states = [" -> ".join(h) for h in histories.values()]
+    return ok and bool(lost) and not restarted, (
+        f"{detail}; the lost coordinator went {states or 'unobserved'}"
+    )
 
 
-def zl04(workers: int = 256) -> tuple[bool, str]:
-    """A registration storm: every worker registers at once, all load a shared value; no false
-    heartbeat deaths."""
-    with context(max_workers=workers, heartbeat_timeout=2.0, heartbeat_interval=0.25) as ctx:
-        # A tokenizer-sized shared value: stored once, loaded lazily, never in a task reply.
+def zl04(workers: int = 128) -> tuple[bool, str]:
+    """A registration storm, heartbeats that cannot get through, a shared value: every worker
+    registers at once; half of them send no heartbeat for the whole run while they keep pulling
+    and reporting (any RPC proves a worker alive); every task loads a 200 kB shared value, which
+    no task reply carries. No false heartbeat deaths."""
+    timeout = 2.0
+    with context(max_workers=workers, heartbeat_timeout=timeout, heartbeat_interval=0.25) as ctx:
         ctx.put("tokenizer", bytes(200_000))
-        ds = squares(workers * 2, 0.05).map(lambda x: x + 0 * len(get_shared("tokenizer")))
-        ok, detail, result = run_expecting(ctx, ds, expected(workers * 2))
+        ctx.backend.record_reply_sizes()
+        silenced: list[str] = []
+
+        def silence(c, pipeline, attempt):
+            for name in c.actors[1][::2]:
+                c.backend.pause_heartbeats(name, 60.0)
+                silenced.append(name)
+
+        ctx.hooks["on_attempt"] = silence
+        shards = workers * 4
+        ds = squares(shards, 1.0).map(lambda x: x + 0 * len(get_shared("tokenizer")))
+        ok, detail, result = run_expecting(ctx, ds, expected(shards))
         false = result.counters.get("heartbeat_failures", 0) if result else None
-        return ok and false == 0, f"{detail}; {workers} workers, {false} heartbeat failures"
+        reply = (ctx.backend.reply_sizes or {}).get("pull_task", 0)
+    return ok and false == 0 and reply < 20_000, (
+        f"{detail}; {workers} workers, {len(silenced)} without heartbeats for the whole run "
+        f"(heartbeat timeout {timeout:.0f}s), {false} heartbeat failures; largest task reply "
+        f"{reply} bytes (shared value 200000 bytes)"
+    )
 
 
 def zl05() -> tuple[bool, str]:
-    """Workers restarted mid-shard re-register; their shards are re-queued; every output file once."""
+    """Shards must not be lost or taken twice: (1) workers restarted mid-shard re-register and
+    their shards are re-queued, reports are delayed (never overtaken by the next pull), and in
+    the last stage, once the queue is drained, a straggler's worker dies for good while the idle
+    workers must still be there to take its shard over; every output file once, no temporary
+    file left. (2) Reports delayed beyond the RPC timeout are retried, and their late duplicates
+    land in the next stage, where the same worker runs the same shard number and attempt: they
+    must be dropped."""
     out = tempfile.mkdtemp(prefix="zl05-")
-    with context(max_workers=8) as ctx:
-        kills = 0
+    reference = tempfile.mkdtemp(prefix="zl05-fault-free-")
+    try:
+        first = _zl05_restarts_and_straggler(out, reference)
+        second = _zl05_late_duplicates()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(reference, ignore_errors=True)
+    return first[0] and second[0], f"{first[1]}; {second[1]}"
 
-        def restart_busy(c, pipeline, attempt):
+
+def _writer_pipeline(folder: str, work: float, straggler: Callable | None = None) -> Dataset:
+    def last_stage(items, info):
+        if straggler is not None:
+            straggler(info)
+        time.sleep(work)
+        return [x + 1 for x in items]
+
+    return (
+        squares(24, work)
+        .reshard(12)
+        .map_shard(last_stage)
+        .write_jsonl(os.path.join(folder, "part-{shard:03d}-of-{total}.jsonl"))
+    )
+
+
+def _zl05_restarts_and_straggler(out: str, reference: str) -> tuple[bool, str]:
+    with context(max_workers=6) as ctx:
+        kills, straggler_lost = 0, []
+
+        def faults(c, pipeline, attempt):
+            coord, names = c.actors
+
             def wave():
                 nonlocal kills
-                for n in workers_of(c, pipeline, attempt)[:3]:
+                for n in names[:2]:
                     c.backend.kill_actor(n, restart=True)
                     kills += 1
 
             later(0.3, wave)
             later(0.8, wave)
+            c.backend.delay_rpcs(coord, 0.1, 3.0, methods=("report_result",))
 
-        ctx.hooks["on_attempt"] = restart_busy
-        ds = squares(24, 0.4).write_jsonl(os.path.join(out, "part-{shard:03d}-of-{total}.jsonl"))
+        def straggler(info):
+            if info.shard == info.total - 1 and not straggler_lost:  # dispatched last
+                me = current_actor()
+                straggler_lost.append(me.name)
+                later(0.4, lambda: me.backend.kill_actor(me.name, restart=False))
+                time.sleep(1.0)
+
+        ctx.hooks["on_attempt"] = faults
         try:
-            result = ctx.execute(ds)
+            result = ctx.execute(_writer_pipeline(out, 0.2, straggler))
         except ZephyrError as e:
-            return False, f"failed: {type(e).__name__}: {e}"
-    reference = tempfile.mkdtemp(prefix="zl05-fault-free-")
-    with context(max_workers=8) as clean:
-        clean.execute(
-            squares(24, 0.01).write_jsonl(
-                os.path.join(reference, "part-{shard:03d}-of-{total}.jsonl")
-            )
-        )
+            return False, f"restarts and a straggler: failed: {type(e).__name__}: {e}"
+        leftovers = _tmp_files(out)
+    with context(max_workers=6) as clean:
+        clean.execute(_writer_pipeline(reference, 0.0))
     files = sorted(os.listdir(out))
     same_files = files == sorted(os.listdir(reference)) and all(
         _lines(os.path.join(out, f)) == _lines(os.path.join(reference, f)) for f in files
@@ -259,36 +436,69 @@ def zl05() -> tuple[bool, str]:
         for p in sorted(glob.glob(os.path.join(out, "part-*")))
         for line in _lines(p)
     )
-    exact = same_files and rows == sorted(expected(24)) and len(files) == 24
-    rereg = result.counters.get("reregistrations", 0)
-    return (
-        exact and rereg >= 1,
-        f"{len(files)} files, rows exact: {exact}; {kills} kills, {rereg} re-registrations",
+    exact = same_files and rows == sorted(x + 1 for x in expected(24)) and len(files) == 12
+    c = result.counters
+    rereg, lost = c.get("reregistrations", 0), c.get("lost_replies", 0)
+    ok = exact and rereg >= 1 and bool(straggler_lost) and lost == 0 and not leftovers
+    return ok, (
+        f"{len(files)} files, rows exact: {exact}; {kills} kills, {rereg} re-registrations, "
+        f"straggler's worker lost for good: {bool(straggler_lost)}, {lost} reports overtaken by "
+        f"the next pull, {len(leftovers)} temporary files left"
+    )
+
+
+def _zl05_late_duplicates() -> tuple[bool, str]:
+    with context(max_workers=1, rpc_timeout=0.2) as ctx:
+
+        def delay_reports(c, pipeline, attempt):
+            c.backend.delay_rpcs(c.actors[0], 0.6, 1.0, methods=("report_result",))
+
+        ctx.hooks["on_attempt"] = delay_reports
+
+        def slow(items, info):
+            time.sleep(0.3)
+            return [x * 10 for x in items]
+
+        ds = (
+            Dataset.from_list(range(8), num_shards=2)
+            .map(lambda x: x + 1)
+            .reshard(2)
+            .map_shard(slow)
+        )
+        ok, detail, result = run_expecting(ctx, ds, [x * 10 for x in range(1, 9)])
+        crossed = result.counters.get("stale_other_stage", 0) if result else 0
+    return ok and crossed >= 1, (
+        f"late duplicate reports: {detail}; {crossed} duplicates from an earlier stage dropped"
     )
 
 
 def zl06() -> tuple[bool, str]:
-    """Transient coordinator RPC failures: workers retry; a long outage makes them fail their
-    actor (restarted by the backend) instead of idling as zombies; the pipeline completes."""
-    with context(max_workers=6, max_consecutive_failures=4, heartbeat_timeout=3.0) as ctx:
+    """Transient pull_task failures: workers retry; a long outage makes them fail their actor
+    (restarted by the backend) instead of idling as zombies; the pipeline completes."""
+    with LogCount() as seen, context(max_workers=6, max_consecutive_failures=4,
+                                     heartbeat_timeout=3.0) as ctx:  # fmt: skip
 
         def outage(c, pipeline, attempt):
-            name = zl.coordinator_name(c.name, pipeline, attempt)
-            later(0.2, lambda: c.backend.fail_rpcs(name, 0.3))  # short: retried
-            later(0.8, lambda: c.backend.fail_rpcs(name, 2.0))  # long: workers restart
+            name = c.actors[0]
+            later(0.1, lambda: c.backend.fail_rpcs(name, 0.4, methods=("pull_task",)))  # retried
+            later(1.0, lambda: c.backend.fail_rpcs(name, 2.0, methods=("pull_task",)))  # restarts
 
         ctx.hooks["on_attempt"] = outage
-        ok, detail, result = run_expecting(ctx, squares(24, 0.4), expected(24))
+        ok, detail, result = run_expecting(ctx, squares(24, 0.3), expected(24))
         rereg = result.counters.get("reregistrations", 0) if result else 0
-        return ok and rereg >= 1, f"{detail}; {rereg} workers came back after failing their actor"
+        failed_pulls = seen.counts[zl.PULL_TASK_FAILED]
+    return ok and rereg >= 1 and failed_pulls >= 1, (
+        f"{detail}; {failed_pulls} failed pulls retried, {rereg} workers came back after "
+        f"failing their actor"
+    )
 
 
-def zl07(workers: int = 64) -> tuple[bool, str]:
+def zl07(workers: int = 48) -> tuple[bool, str]:
     """The incident at small scale: a 60% wave then a 100% wave; restarts come back; exact output."""
     with context(max_workers=workers) as ctx:
 
         def waves(c, pipeline, attempt):
-            names = workers_of(c, pipeline, attempt)
+            names = c.actors[1]
             cut = int(len(names) * 0.6)
             later(0.4, lambda: [c.backend.kill_actor(n, restart=True) for n in names[:cut]])
             later(1.0, lambda: [c.backend.kill_actor(n, restart=True) for n in names])
@@ -296,30 +506,41 @@ def zl07(workers: int = 64) -> tuple[bool, str]:
         ctx.hooks["on_attempt"] = waves
         ok, detail, result = run_expecting(ctx, squares(workers * 3, 0.3), expected(workers * 3))
         rereg = result.counters.get("reregistrations", 0) if result else 0
-        return (
-            ok and rereg >= workers,
-            f"{detail}; {rereg} re-registrations after two waves of {workers} workers",
-        )
+    return ok and rereg >= workers, (
+        f"{detail}; {rereg} re-registrations after two waves of {workers} workers"
+    )
 
 
 def zl08() -> tuple[bool, str]:
-    """A poison shard ends the pipeline with ShardFailedError naming it: for task errors (budget
-    3) and for a shard that kills its worker every time (infra budget)."""
+    """Per-shard budgets: a shard failing once is retried and the output is exact; a poison
+    shard ends the pipeline with ShardFailedError naming it after exactly ``max_shard_failures``
+    runs; a shard that kills its worker every time ends it after ``max_shard_infra_failures``."""
     details, oks = [], []
-    for shard, hook, budget in ((3, _raise_on(3), {"max_shard_failures": 3}),
-                                (5, _oom_on(5), {"max_shard_infra_failures": 3})):  # fmt: skip
-        with context(max_workers=4, **budget) as ctx:
-            ctx.hooks["fail_hook"] = hook
-            try:
-                ctx.execute(squares(8, 0.01))
-                oks.append(False)
-                details.append(f"shard {shard}: completed")
-            except ShardFailedError as e:
-                oks.append(e.shard == shard)
-                details.append(f"shard {shard}: ShardFailedError({e.shard})")
-            except ZephyrError as e:
-                oks.append(False)
-                details.append(f"shard {shard}: {type(e).__name__}: {e}")
+    runs: Counter = Counter()
+
+    def flaky(stage, task):
+        runs["flaky"] += 1
+        if task.shard == 2 and task.attempt == 0:
+            raise ConnectionError("transient: GCS unavailable")
+
+    with context(max_workers=4) as ctx:
+        ctx.hooks["fail_hook"] = flaky
+        ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8))
+        oks.append(ok)
+        details.append(f"a transient task error: {detail}")
+    for shard, kind, budget in ((3, ValueError, "max_shard_failures"),
+                                (5, MemoryError, "max_shard_infra_failures")):  # fmt: skip
+        with context(max_workers=4, **{budget: 3}) as ctx:
+            ctx.hooks["fail_hook"] = _poison(shard, kind, runs)
+            outcome = _execute_within(ctx, squares(8, 0.01), 10.0)
+        if isinstance(outcome, ShardFailedError):
+            oks.append(outcome.shard == shard and runs[shard] == 3)
+            details.append(f"shard {shard} ({kind.__name__}): ShardFailedError({outcome.shard}) "
+                           f"after {runs[shard]} runs")  # fmt: skip
+        else:
+            oks.append(False)
+            details.append(f"shard {shard} ({kind.__name__}): {_describe(outcome)} after "
+                           f"{runs[shard]} runs")  # fmt: skip
     return all(oks), "; ".join(details)
 
 
@@ -327,31 +548,33 @@ def zl09() -> tuple[bool, str]:
     """Actors are created with small inline arguments: the coordinator is passed by name."""
     with context(max_workers=8) as ctx:
         ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8))
-        sizes = [
-            len(pickle.dumps((args, kwargs)))
-            for name, args, kwargs in ctx.backend.created
-            if "-workers-" in name
-        ]
-        small = max(sizes) < 4096 and all(
-            isinstance(a[0], str) for n, a, _ in ctx.backend.created if "-workers-" in n
-        )
-        return (
-            ok and small,
-            f"{detail}; worker constructor arguments at most {max(sizes)} bytes, coordinator by name",
-        )
+        args = [(args, kwargs) for name, args, kwargs in ctx.backend.created if "-workers-" in name]
+    plain = all(_plain(a) for a in args)
+    kinds = sorted({type(a[0][0]).__name__ for a in args if a[0]})
+    sizes = [len(pickle.dumps(a)) for a in args] if plain else []
+    small = plain and bool(sizes) and max(sizes) < 4096
+    return ok and small, (
+        f"{detail}; worker constructor arguments: coordinator passed as {', '.join(kinds)}, "
+        f"at most {max(sizes) if sizes else '?'} bytes"
+    )
 
 
 def zl10() -> tuple[bool, str]:
-    """The status loop survives failures of the status line; any other crash of the loop aborts
-    the pipeline with an error instead of hanging."""
+    """The status loop survives failures of the status line (and keeps checking heartbeats: a
+    worker lost meanwhile is noticed); any other crash of the loop aborts the pipeline with an
+    error instead of hanging."""
 
     def unstable_status(coordinator):
         raise RuntimeError("dictionary changed size during iteration")  # upstream's #3996
 
     with context(max_workers=4, status_interval=0.05) as ctx:
         ctx.hooks["status_fault"] = unstable_status
-        ok1, detail1, result = run_expecting(ctx, squares(8, 0.1), expected(8))
+        ctx.hooks["on_attempt"] = lambda c, p, a: later(
+            0.5, lambda: c.backend.kill_actor(c.actors[1][0], restart=False)
+        )
+        ok1, detail1, result = run_expecting(ctx, squares(12, 0.3), expected(12))
         survived = result.counters.get("status_errors", 0) if result else 0
+        noticed = result.counters.get("heartbeat_failures", 0) if result else 0
     ticks = {"n": 0}
 
     def crash(coordinator):
@@ -362,55 +585,96 @@ def zl10() -> tuple[bool, str]:
     with context(max_workers=4) as ctx:
         ctx.hooks["loop_fault"] = crash
         started = time.monotonic()
-        try:
-            ctx.execute(squares(64, 1.0))
-            return False, "completed although its loop crashed"
-        except ZephyrError as e:
-            took = time.monotonic() - started
-            ok2 = "loop crashed" in str(e) and took < 5
-            return ok1 and survived > 0 and ok2, (
-                f"status line failing: {detail1} ({survived} failures survived); "
-                f"loop crash: aborted in {took:.1f}s ({e})"
-            )
+        outcome = _execute_within(ctx, squares(16, 1.0), 10.0)
+        took = time.monotonic() - started
+    ok2 = isinstance(outcome, ZephyrError) and "loop crashed" in str(outcome) and took < 5
+    return ok1 and survived > 0 and noticed >= 1 and ok2, (
+        f"status line failing: {detail1} ({survived} failures survived, {noticed} lost worker "
+        f"noticed); loop crash: {_describe(outcome)} after {took:.1f}s"
+    )
 
 
 def zl11() -> tuple[bool, str]:
     """No worker can be scheduled: NoWorkersRegisteredError after the registration timeout."""
-    with ZephyrContext(backend=LocalBackend(), resources={"TPU": 4}, max_workers=4, **FAST) as ctx:
+    with context(resources={"TPU": 4}, max_workers=4) as ctx:
         started = time.monotonic()
-        try:
-            ctx.execute(squares(4, 0.01))
-            return False, "completed without workers"
-        except NoWorkersRegisteredError as e:
-            took = time.monotonic() - started
-            return took < FAST["registration_timeout"] + 5 and "TPU" in str(
-                e
-            ), f"after {took:.1f}s: {e}"
+        outcome = _execute_within(ctx, squares(4, 0.01), 15.0)
+        took = time.monotonic() - started
+    ok = isinstance(outcome, NoWorkersRegisteredError) and "TPU" in str(outcome)
+    return ok and took < FAST["registration_timeout"] + 5, f"{_describe(outcome)} after {took:.1f}s"
 
 
 def zl12() -> tuple[bool, str]:
-    """Bounded retries with backoff; the final error carries every attempt's cause."""
-    with context(max_workers=2, max_execution_retries=3) as ctx:
+    """Bounded retries with exponential backoff; the final error carries every attempt's cause."""
+    backoff = 0.2
+    with context(max_workers=2, max_execution_retries=3, retry_backoff=backoff) as ctx:
+        starts: list[float] = []
 
         def lose_every(c, pipeline, attempt):
-            later(0.1, lambda: c.backend.kill_actor(zl.coordinator_name(c.name, pipeline, attempt)))
+            starts.append(time.monotonic())
+            later(0.1, lambda: c.backend.kill_actor(c.actors[0]))
 
         ctx.hooks["on_attempt"] = lose_every
         started = time.monotonic()
-        try:
-            ctx.execute(squares(8, 0.5))
-            return False, "completed although every coordinator was lost"
-        except PipelineFailedError as e:
-            took = time.monotonic() - started
-            causes = [type(c).__name__ for c in e.causes]
-            ok = len(e.causes) == 4 and all(isinstance(c, CoordinatorLostError) for c in e.causes)
-            return ok and took < 10, f"PipelineFailedError after {took:.1f}s with causes {causes}"
+        outcome = _execute_within(ctx, squares(8, 0.5), 20.0)
+        took = time.monotonic() - started
+    # The wait before retry k is at least backoff * 2**k (the attempt itself lasts ~0.1 s).
+    waits = [b - a - 0.1 for a, b in zip(starts, starts[1:], strict=False)]
+    grows = len(waits) == 3 and all(w >= 0.9 * backoff * 2**k for k, w in enumerate(waits))
+    shown = ", ".join(f"{w:.2f}s" for w in waits)
+    if not isinstance(outcome, PipelineFailedError):
+        return False, f"{_describe(outcome)} after {took:.1f}s; waits between attempts {shown}"
+    causes = [type(c).__name__ for c in outcome.causes]
+    ok = len(outcome.causes) == 4 and all(
+        isinstance(c, CoordinatorLostError) for c in outcome.causes
+    )
+    return ok and grows and took < 10, (
+        f"PipelineFailedError after {took:.1f}s with causes {causes}; waits between attempts {shown}"
+    )
 
 
 SCENARIOS = {
     "ZL01": zl01, "ZL02": zl02, "ZL03": zl03, "ZL04": zl04, "ZL05": zl05, "ZL06": zl06,
     "ZL07": zl07, "ZL08": zl08, "ZL09": zl09, "ZL10": zl10, "ZL11": zl11, "ZL12": zl12,
 }  # fmt: skip
+
+
+def _execute_within(ctx: ZephyrContext, ds: Dataset, seconds: float):
+    """``ctx.execute(ds)``'s result or error, or ``TimeoutError`` if it neither returned nor
+    raised within ``seconds`` (then ``ctx`` is shut down, which ends the run)."""
+    box: dict = {}
+
+    def go():
+        try:
+            box["value"] = ctx.execute(ds)
+        except Exception as e:
+            box["value"] = e
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        ctx.shutdown()
+        thread.join(5)
+        return TimeoutError(f"no result and no error within {seconds:.0f}s")
+    return box["value"]
+
+
+def _describe(outcome) -> str:
+    if isinstance(outcome, BaseException):
+        return f"{type(outcome).__name__}: {outcome}"
+    return "completed" if outcome is not None else "nothing"
+
+
+def _plain(value) -> bool:
+    """Built from str, numbers, None and containers of them (what travels inline)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and (_plain(v) or callable(v)) for k, v in value.items())
+    return False
 
 
 def _lines(path: str) -> list[str]:
@@ -422,17 +686,10 @@ class _Idle:
     """An actor that only holds its name."""
 
 
-def _raise_on(shard: int):
+def _poison(shard: int, kind: type, runs: Counter):
     def hook(stage, task):
         if task.shard == shard:
-            raise ValueError(f"poison item in shard {shard}")
-
-    return hook
-
-
-def _oom_on(shard: int):
-    def hook(stage, task):
-        if task.shard == shard:
-            raise MemoryError(f"shard {shard} needs more memory than the node has")
+            runs[shard] += 1
+            raise kind(f"poison item in shard {shard}")
 
     return hook

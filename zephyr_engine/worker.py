@@ -2,7 +2,10 @@
 
 Corrections over upstream: constructor arguments are small (the coordinator is found by name);
 transient RPC errors are retried with backoff, and only after ``max_consecutive_failures`` does
-the worker fail its actor so the backend restarts it (never an idle zombie); reports block.
+the worker fail its actor so the backend restarts it (never an idle zombie); reports block and
+carry the task's stage; anything user code raises, ``SystemExit`` and ``KeyboardInterrupt``
+included, is a task error with its traceback and the worker goes on; a task carries only its own
+shard's input.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import pickle
 import threading
 import traceback
 import uuid
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ from zephyr_engine.backends.base import current_actor
 from zephyr_engine.chunks import ChunkStore
 from zephyr_engine.dataset import ShardInfo
 from zephyr_engine.errors import ActorDiedError, RpcError, ZephyrError
-from zephyr_engine.plan import Plan, Stage
+from zephyr_engine.keys import route
+from zephyr_engine.plan import Stage
 
 log = logging.getLogger(zl.LOGGER_NAME)
 TRANSIENT = (RpcError, ActorDiedError, FutureTimeout, TimeoutError)
@@ -76,7 +79,7 @@ class Task:
     stage: int
     shard: int
     attempt: int
-    inputs: tuple[str, ...]  # chunk paths (stages after the first)
+    inputs: tuple  # this shard's source items (first stage) or chunk paths (later stages)
 
 
 class Worker:
@@ -87,9 +90,12 @@ class Worker:
         self.cfg = config
         self.store = ChunkStore(config["chunk_root"])
         self.incarnation: int | None = None
-        self.plan: Plan | None = None
         self.shared = SharedData(config.get("shared_dir"))
-        threading.Thread(target=self._run, name=f"zephyr-poll-{worker_id}", daemon=True).start()
+        # The poll thread sees this actor's context, so user code may call current_actor().
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._run,), name=f"zephyr-poll-{worker_id}", daemon=True
+        ).start()
 
     # --- calls to the coordinator ----------------------------------------------------------------
 
@@ -108,7 +114,11 @@ class Worker:
         threading.Thread(
             target=self._heartbeat_loop, name=f"zephyr-hb-{self.worker_id}", daemon=True
         ).start()
-        self._poll_loop()
+        try:
+            self._poll_loop()
+        except BaseException as e:  # an engine bug: die loudly so the backend restarts the actor
+            log.exception("[%s] poll loop crashed: %s", self.worker_id, e)
+            self.ctx.fail(f"poll loop crashed: {type(e).__name__}: {e}")
 
     def _register(self) -> bool:
         delay = 0.02
@@ -135,11 +145,8 @@ class Worker:
             except TRANSIENT as e:
                 failures += 1
                 log.info(zl.PULL_TASK_FAILED, self.worker_id, f"{type(e).__name__}: {e}")
-                if failures >= self.cfg["max_consecutive_failures"]:
-                    log.error(zl.HEARTBEAT_GIVE_UP, self.worker_id, failures)
-                    self.ctx.fail("coordinator unreachable")
+                if not self._keep_polling_after(failures):
                     return
-                self.ctx.stopped.wait(min(0.05 * 2**failures, 1.0))
                 continue
             if kind == "shutdown":
                 log.info(zl.RECEIVED_SHUTDOWN, self.worker_id)
@@ -149,9 +156,18 @@ class Worker:
                 idle = min(idle * 2, self.cfg["max_idle_backoff"])
                 continue
             idle = 0.01
-            stage, task, plan = payload
-            self.plan = plan
+            stage, task = payload
             self._execute(stage, task)
+
+    def _keep_polling_after(self, failures: int) -> bool:
+        """Back off after a failed pull; after ``max_consecutive_failures`` in a row, fail the
+        actor so the backend restarts it (a worker that stops polling must not stay alive)."""
+        if failures >= self.cfg["max_consecutive_failures"]:
+            log.error(zl.HEARTBEAT_GIVE_UP, self.worker_id, failures)
+            self.ctx.fail("coordinator unreachable")
+            return False
+        self.ctx.stopped.wait(min(0.05 * 2**failures, 1.0))
+        return True
 
     def _heartbeat_loop(self):
         failures = 0
@@ -178,55 +194,53 @@ class Worker:
         log.info(zl.EXECUTING_SHARD, self.worker_id, task.shard, task.attempt)
         token = _shared.set(self.shared)
         try:
-            refs = run_task(self.plan, stage, task, self.store, self.cfg.get("fail_hook"))
+            refs = run_task(stage, task, self.store, self.cfg)
         except MemoryError:  # as an OOM kill would: the process dies, the backend restarts it
             self.ctx.fail(f"out of memory in shard {task.shard}")
             return
-        except Exception:
+        except BaseException:  # SystemExit, KeyboardInterrupt & co. from user code included
             self._report("report_error", task, traceback.format_exc())
             return
         finally:
             _shared.reset(token)
-        if self.ctx.stopped.is_set():  # this incarnation was killed meanwhile: nothing to report
-            if stage.output.startswith("write_"):
-                for _, tmp in refs:
-                    with contextlib.suppress(OSError):
-                        os.remove(tmp)
-            return
-        self._report("report_result", task, refs)
+        delivered = not self.ctx.stopped.is_set() and self._report("report_result", task, refs)
+        if not delivered and stage.output.startswith("write_"):
+            for _, tmp in refs:  # nobody will commit or remove it
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
 
-    def _report(self, method: str, task: Task, payload):
-        """Blocking, retried: a report must not be lost or overtaken by the next pull."""
+    def _report(self, method: str, task: Task, payload) -> bool:
+        """Blocking, retried: a report must not be lost or overtaken by the next pull. True when
+        the coordinator received it (accepted or not)."""
         delay = 0.02
         for _ in range(self.cfg["max_consecutive_failures"] * 4):
             if self.ctx.stopped.is_set():
-                return
+                return False
             try:
-                self._call(
-                    method, self.worker_id, self.incarnation, task.shard, task.attempt, payload
-                )
-                return
+                self._call(method, self.worker_id, self.incarnation, task.stage, task.shard,
+                           task.attempt, payload)  # fmt: skip
+                return True
             except TRANSIENT:
                 self.ctx.stopped.wait(delay)
                 delay = min(delay * 2, 1.0)
+        return False
 
 
-def run_task(
-    plan: Plan, stage: Stage, task: Task, store: ChunkStore, fail_hook=None
-) -> list[tuple[int, str]]:
+def run_task(stage: Stage, task: Task, store: ChunkStore, cfg: dict) -> list[tuple[int, str]]:
     """Run one shard of one stage; returns ``(target shard, path)`` of everything it wrote."""
+    fail_hook = cfg.get("fail_hook")
     if fail_hook is not None:
         fail_hook(stage, task)
     info = ShardInfo(task.shard, stage.num_shards, stage.name)
-    items = _input(plan, stage, task, store)
+    items = _input(stage, task, store)
     for op in stage.ops:
         items = _apply(op, items, info)
-    return _output(stage, task, items, store)
+    return _output(stage, task, items, store, cfg.get("execution_id", "x"))
 
 
-def _input(plan: Plan, stage: Stage, task: Task, store: ChunkStore) -> Iterator:
+def _input(stage: Stage, task: Task, store: ChunkStore) -> Iterator:
     if stage.input == "source":
-        return iter(plan.source_shards[task.shard])
+        return iter(task.inputs)
     items = itertools.chain.from_iterable(store.read(p) for p in task.inputs)
     if stage.input != "groups":
         return items
@@ -273,7 +287,9 @@ def _read_lines(path: str) -> list[str]:
         return f.readlines()
 
 
-def _output(stage: Stage, task: Task, items: Iterator, store: ChunkStore) -> list[tuple[int, str]]:
+def _output(
+    stage: Stage, task: Task, items: Iterator, store: ChunkStore, execution_id: str
+) -> list[tuple[int, str]]:
     if stage.output == "keep":
         return [
             (
@@ -289,30 +305,36 @@ def _output(stage: Stage, task: Task, items: Iterator, store: ChunkStore) -> lis
                 buckets.setdefault(target, []).append(item)
             else:
                 key = stage.key_fn(item)
-                target = (
-                    zlib.crc32(repr(key).encode()) % stage.out_shards
-                )  # stable across processes
-                buckets.setdefault(target, []).append((key, item))
+                buckets.setdefault(route(key, stage.out_shards), []).append((key, item))
         return [
             (t, store.write(rows, stage.index, task.shard, task.attempt, t))
             for t, rows in sorted(buckets.items())
         ]
     final = stage.pattern.format(shard=task.shard, total=stage.num_shards)
-    tmp = f"{final}.tmp-a{task.attempt}-{uuid.uuid4().hex[:8]}"  # committed by the coordinator
+    # Committed (renamed) by the coordinator; the execution id lets the driver sweep leftovers.
+    tmp = f"{final}{TMP_MARK}{execution_id}-a{task.attempt}-{uuid.uuid4().hex[:8]}"
     os.makedirs(os.path.dirname(os.path.abspath(final)), exist_ok=True)
     rows = list(items)
-    if stage.output == "write_jsonl":
-        with open(tmp, "w") as f:
-            for row in rows:
-                f.write(json.dumps(row) + "\n")
-    else:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    try:
+        if stage.output == "write_jsonl":
+            with open(tmp, "w") as f:
+                for row in rows:
+                    f.write(json.dumps(row) + "\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist(rows), tmp)
+            pq.write_table(pa.Table.from_pylist(rows), tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     return [(task.shard, tmp)]
+
+
+TMP_MARK = ".tmp-"
 
 
 def commit_path(tmp: str) -> str:
     """The final path of a writer's temporary file."""
-    return tmp.rsplit(".tmp-a", 1)[0]
+    return tmp.rsplit(TMP_MARK, 1)[0]

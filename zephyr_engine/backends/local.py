@@ -8,14 +8,20 @@ It keeps Ray's semantics where the engine's correctness depends on them:
 - resources: an actor asking for a resource the backend does not have is never scheduled.
 
 Fault injection for tests and scenarios: ``kill_actor`` (with or without restart),
-``pause_heartbeats``, ``delay_rpcs`` and ``fail_rpcs`` for a while.
+``pause_heartbeats``, ``delay_rpcs`` and ``fail_rpcs`` for a while (optionally only some methods),
+``partition`` (calls to the actor are never answered). Observation: ``history(name)`` (the states
+an actor went through) and, once ``record_reply_sizes()`` is on, ``reply_sizes`` (the largest
+pickled reply per method).
 """
 
 from __future__ import annotations
 
+import io
+import pickle
 import sys
 import threading
 import time
+import types
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +35,18 @@ class _Faults:
     heartbeats_paused_until: float = 0.0
     rpc_delay: float = 0.0
     rpc_delay_until: float = 0.0
+    rpc_delay_methods: frozenset | None = None  # None: every method
     rpc_fail_until: float = 0.0
+    rpc_fail_methods: frozenset | None = None
+    partitioned: bool = False
+
+    def delay(self, method: str, now: float) -> float:
+        hit = self.rpc_delay_methods is None or method in self.rpc_delay_methods
+        return self.rpc_delay if hit and now < self.rpc_delay_until else 0.0
+
+    def fails(self, method: str, now: float) -> bool:
+        hit = self.rpc_fail_methods is None or method in self.rpc_fail_methods
+        return hit and now < self.rpc_fail_until
 
 
 @dataclass
@@ -74,6 +91,8 @@ class LocalBackend:
         self._actors: dict[str, _Actor] = {}
         self._lock = threading.RLock()
         self.created: list[tuple[str, tuple, dict]] = []  # (name, args, kwargs) of every creation
+        self._history: dict[str, list[str]] = {}
+        self.reply_sizes: dict[str, int] | None = None
 
     # --- the actor abstraction -------------------------------------------------------------------
 
@@ -88,6 +107,7 @@ class LocalBackend:
             )
             self._actors[name] = actor
             self.created.append((name, actor.args, actor.kwargs))
+            self._history.setdefault(name, [])
         if self.feasible(resources):
             self._start(actor)
         return LocalHandle(self, name)
@@ -123,6 +143,17 @@ class LocalBackend:
         actor = self._actors.get(name)
         return actor.state if actor else None
 
+    def history(self, name: str) -> list[str]:
+        """Every state the actor entered, in order: ``alive``, ``restarting``, ``dead``."""
+        with self._lock:
+            return list(self._history.get(name, []))
+
+    def record_reply_sizes(self) -> None:
+        """From now on keep the largest pickled size of each method's replies (functions count
+        as their name: what a by-reference serializer would send)."""
+        with self._lock:
+            self.reply_sizes = {}
+
     def names(self, prefix: str = "") -> list[str]:
         with self._lock:
             return [
@@ -142,12 +173,22 @@ class LocalBackend:
     def heartbeats_paused(self, name: str) -> bool:
         return time.monotonic() < self._faults(name).heartbeats_paused_until
 
-    def delay_rpcs(self, name: str, seconds: float, duration: float) -> None:
+    def delay_rpcs(self, name: str, seconds: float, duration: float, methods=None) -> None:
+        """For ``duration`` seconds, calls (of ``methods`` only, if given) reach the actor
+        ``seconds`` late; the caller's timeout may expire first, the call still lands."""
         f = self._faults(name)
         f.rpc_delay, f.rpc_delay_until = seconds, time.monotonic() + duration
+        f.rpc_delay_methods = frozenset(methods) if methods is not None else None
 
-    def fail_rpcs(self, name: str, duration: float) -> None:
-        self._faults(name).rpc_fail_until = time.monotonic() + duration
+    def fail_rpcs(self, name: str, duration: float, methods=None) -> None:
+        f = self._faults(name)
+        f.rpc_fail_until = time.monotonic() + duration
+        f.rpc_fail_methods = frozenset(methods) if methods is not None else None
+
+    def partition(self, name: str) -> None:
+        """The actor stays alive but nothing it answers reaches anyone: calls in flight and new
+        calls never complete (a network partition, a wedged process)."""
+        self._faults(name).partitioned = True
 
     def _faults(self, name: str) -> _Faults:
         with self._lock:
@@ -162,6 +203,7 @@ class LocalBackend:
         with self._lock:
             actor.incarnation += 1
             actor.state = "alive"
+            self._history.setdefault(actor.name, []).append("alive")
             actor.ready = threading.Event()
             actor.ctx = ActorContext(actor.name, actor.incarnation, self)
             actor.pool = ThreadPoolExecutor(actor.max_concurrency, thread_name_prefix=actor.name)
@@ -192,6 +234,7 @@ class LocalBackend:
             if actor.state == "restarting":  # a kill during the restart delay cancels the restart
                 if not restart:
                     actor.state = "dead"
+                    self._history[name].append("dead")
                 return
             can_restart = restart and (
                 actor.max_restarts == -1 or actor.restarts < actor.max_restarts
@@ -200,6 +243,7 @@ class LocalBackend:
             actor.calls.clear()
             actor.instance = None
             actor.state = "restarting" if can_restart else "dead"
+            self._history.setdefault(name, []).append(actor.state)
             if actor.ctx is not None:
                 actor.ctx.stopped.set()
             actor.ready.set()  # wake callers waiting for construction: they will see the death
@@ -222,6 +266,17 @@ class LocalBackend:
                 return
         self._start(actor)
 
+    def _record_size(self, method: str, result) -> None:
+        buf = io.BytesIO()
+        try:
+            _SizingPickler(buf).dump(result)
+        except Exception:
+            return
+        with self._lock:
+            sizes = self.reply_sizes
+            if sizes is not None:
+                sizes[method] = max(sizes.get(method, 0), buf.tell())
+
     def _call(self, name: str, method: str, args: tuple, kwargs: dict) -> Future:
         fut: Future = Future()
         with self._lock:
@@ -235,10 +290,13 @@ class LocalBackend:
                 )
                 return fut
             now = time.monotonic()
-            if now < actor.faults.rpc_fail_until:
+            faults = actor.faults
+            if faults.fails(method, now):
                 fut.set_exception(RpcError(f"RPC to {name} failed: connection refused (injected)"))
                 return fut
-            delay = actor.faults.rpc_delay if now < actor.faults.rpc_delay_until else 0.0
+            if faults.partitioned:
+                return fut  # never answered
+            delay = faults.delay(method, now)
             ctx, pool = actor.ctx, actor.pool
             if actor.state == "pending":  # infeasible: the call waits forever, as on Ray
                 return fut
@@ -253,10 +311,14 @@ class LocalBackend:
                 if ctx.stopped.is_set() or instance is None:
                     raise ActorDiedError(f"The actor {name} died before finishing this call")
                 result = getattr(instance, method)(*args, **kwargs)
+                if faults.partitioned:
+                    return
+                if self.reply_sizes is not None:
+                    self._record_size(method, result)
                 if not fut.done():
                     fut.set_result(result)
             except BaseException as e:
-                if not fut.done():
+                if not fut.done() and not faults.partitioned:
                     fut.set_exception(e)
             finally:
                 with self._lock:
@@ -268,3 +330,12 @@ class LocalBackend:
             if not fut.done():
                 fut.set_exception(ActorDiedError(f"The actor {name} died"))
         return fut
+
+
+class _SizingPickler(pickle.Pickler):
+    """Pickles as a by-reference serializer would size it: functions count as their name."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.FunctionType):  # lambdas and closures do not pickle
+            return str, (obj.__qualname__,)
+        return NotImplemented
