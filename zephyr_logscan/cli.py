@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -9,11 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from zephyr_logscan.ingest import IngestError, SourceError, progress_printer
+from zephyr_logscan.ingest import IngestError, OutputError, SourceError
 from zephyr_logscan.ingest import ingest as ingest_logs
 from zephyr_logscan.query import EXAMPLES as QUERY_EXAMPLES_SQL
 from zephyr_logscan.query import FORMATS as QUERY_FORMATS
+from zephyr_logscan.stops import Interrupted, stop_on_signals
 from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
+from zephyr_logscan.version import VERSION
 
 
 class SizeType(click.ParamType):
@@ -29,7 +32,7 @@ class SizeType(click.ParamType):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="zephyr-logscan")
+@click.version_option(version=VERSION, prog_name="logscan")
 def cli():
     """Log forensics for zephyr coordinator incidents on Ray.
 
@@ -104,7 +107,14 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
     "-o",
     "--output",
     type=click.Path(file_okay=False),
-    help="Output folder [default: FIRST_INPUT.logscan/].",
+    help="Output folder [default: FIRST_INPUT.logscan/ beside it]. An existing folder is "
+    "replaced only if logscan wrote it.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into an output folder that also holds other files: replace logscan's own files "
+    "there, leave the others.",
 )
 @click.option("--since", help="Keep records at or after this time (ISO 8601).")
 @click.option("--until", help="Keep records at or before this time (ISO 8601).")
@@ -118,10 +128,11 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
     help="Also write the HTML report here.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def ingest(inputs, output, since, until, tz, report_file, quiet):
+def ingest(inputs, output, force, since, until, tz, report_file, quiet):
     """Turn Ray/zephyr logs into typed Parquet tables and manifest.json.
 
-    INPUTS are log files (plain, .gz, .zst), Ray session log folders, or - for stdin.
+    INPUTS are log files (plain, gzip, zstd, bzip2, xz), Ray session log folders, FIFOs or
+    process substitutions, or - for stdin.
 
     \b
     Example:
@@ -134,15 +145,20 @@ def ingest(inputs, output, since, until, tz, report_file, quiet):
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
-    show = progress_printer() if not quiet and sys.stderr.isatty() else None
+    bar = Progress() if not quiet and sys.stderr.isatty() else None
     try:
-        result = ingest_logs(list(inputs), output, since=since, until=until, tz=zone, progress=show)
-    except (IngestError, SourceError) as e:
-        if show:
-            click.echo("", err=True)
+        result = ingest_logs(
+            list(inputs), output, since=since, until=until, tz=zone, force=force, progress=bar
+        )
+    except IngestError as e:
         raise click.UsageError(str(e)) from None
-    if show:
-        click.echo("", err=True)
+    except SourceError as e:
+        raise BadInput(str(e)) from None
+    except OutputError as e:
+        raise (click.UsageError if e.refused else RunFailed)(str(e)) from None
+    finally:
+        if bar:
+            bar.close()
     if report_file:
         from reports import render_report  # plotly loads only when a report is asked for
         from zephyr_logscan.findings import diagnose as find_patterns
@@ -161,6 +177,16 @@ def ingest(inputs, output, since, until, tz, report_file, quiet):
     )
     for table, counts in m["tables"].items():
         click.echo(f"  {table:22s} {counts['rows']:>9,} rows {counts['events']:>11,} events")
+    for i in m["inputs"]:
+        if i["truncated_lines"]:
+            click.echo(
+                f"  {i['path']}: {i['truncated_lines']:,} lines longer than 1 MB kept their first "
+                f"MB ({i['truncated_bytes']:,} bytes left out)"
+            )
+        if i["nul_runs"]:
+            click.echo(
+                f"  {i['path']}: {i['nul_runs']:,} NUL runs ({i['nul_bytes']:,} bytes) removed"
+            )
     for s in m["skipped"]:
         click.echo(f"  skipped {s['path']}: {s['why']}")
 
@@ -296,13 +322,62 @@ def query(folder, sql, fmt, output):
         raise click.UsageError(str(e)) from None
 
 
+class BadInput(click.ClickException):
+    """An input that cannot be read in full (missing, no permission, corrupt): exit 2."""
+
+    exit_code = 2
+
+
+class RunFailed(click.ClickException):
+    """The run failed while writing (disk full, no permission, a rename refused): exit 1."""
+
+    exit_code = 1
+
+
+class Progress:
+    """The ingest progress on stderr with click's progress bar: stored bytes (compressed bytes
+    for compressed inputs) against their total, or a byte counter when an input is a pipe."""
+
+    def __init__(self):
+        self.bar = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int | None):
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total or None,
+                iterable=None if total else (x for x in ()),  # no length: a counter
+                label="ingest",
+                file=sys.stderr,
+                show_eta=bool(total),
+                item_show_func=lambda mb: mb,
+            )
+            self.bar.__enter__()
+        self.bar.update(max(done - self.done, 0), f"{done / 1e6:.1f} MB")
+        self.done = done
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
 def main(argv=None):
     """Entry point of the console script: errors are one line on stderr, never a traceback.
 
-    Exit codes: 0 success, 1 a failed run, 2 bad usage or bad input, 130 interrupted.
+    Exit codes: 0 success, 1 a failed run (a write failed), 2 bad usage or bad input,
+    130 interrupted (SIGINT), 143 terminated (SIGTERM).
     """
     try:
-        cli.main(args=argv, prog_name="logscan", standalone_mode=False)
+        with stop_on_signals():
+            cli.main(args=argv, prog_name="logscan", standalone_mode=False)
+    except Interrupted as e:
+        click.echo("logscan: interrupted", err=True)
+        # Everything of the run is cleaned up by now; leave at once instead of waiting for
+        # threads still finishing a step and for the interpreter's teardown (~0.5 s).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.exit_code)
     except click.UsageError as e:
         hint = f" (see 'logscan {e.ctx.info_name} --help')" if e.ctx and e.ctx.parent else ""
         click.echo(f"logscan: error: {e.format_message()}{hint}", err=True)

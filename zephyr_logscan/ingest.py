@@ -1,19 +1,21 @@
-"""``logscan ingest``: logs -> typed Parquet tables and ``manifest.json``, streaming, atomically."""
+"""``logscan ingest``: logs -> typed Parquet tables and ``manifest.json``, streaming, atomically.
+
+Where the tables go (and what may be replaced) is ``output``; how inputs are opened and read in
+full is ``parsers.sources``; stop signals are ``stops``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
-import sys
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from importlib.metadata import version
 from pathlib import Path
 
 import polars as pl
@@ -24,8 +26,11 @@ from parsers.lines import split_lines
 from parsers.records import RecordFolder
 from parsers.sources import Source, SourceError, discover
 from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
+from zephyr_logscan import output
+from zephyr_logscan.output import OutputError
+from zephyr_logscan.stops import Interrupted, stop_on_signals, uninterrupted  # noqa: F401
+from zephyr_logscan.version import VERSION
 
-VERSION = version("zephyr-logscan")  # one place: pyproject.toml
 # One pass: every word with a digit (numbers, hex ids, IPs, times, pid=N) becomes "<*>", so
 # records that differ only in values share a template.
 MASK = r"[\w.:/=-]*\d[\w.:/=-]*"
@@ -40,7 +45,7 @@ MAX_TEMPLATES = 20_000
 
 
 class IngestError(Exception):
-    """Bad input or output: one line for the user, exit code 2."""
+    """Bad options (a time that is no time, --since after --until): one line, exit code 2."""
 
 
 @dataclass
@@ -76,8 +81,9 @@ class FileState:
 class Ingest:
     """One run: folds every source into records, classifies them and streams the tables."""
 
-    def __init__(self, work: Path, tz: str, since, until):
+    def __init__(self, work: Path, tz: str, since, until, gate=contextlib.nullcontext):
         self.work = work
+        self.gate = gate  # held while a file is created in `work` (see Job)
         self.tz = tz
         self.since, self.until = since, until
         self.writers: dict[str, pq.ParquetWriter] = {}
@@ -210,13 +216,14 @@ class Ingest:
     def source(self, src: Source, progress: Callable[[int], None]):
         state = FileState(self.tz)
         for chunk in src.chunks():
+            progress(src.consumed)
             if src.json_events:
                 self.records(self.json_events(src, chunk), src.label, state)
             else:
                 lines = split_lines(chunk)
                 src.lines += len(lines)
                 self.records(state.folder.feed(lines), src.label, state)
-            progress(src.bytes_read)
+        progress(src.consumed)
         if not src.json_events:
             self.records(state.folder.close(), src.label, state)
 
@@ -261,9 +268,10 @@ class Ingest:
     def write(self, table: str, data: pa.Table):
         writer = self.writers.get(table)
         if writer is None:
-            writer = self.writers[table] = pq.ParquetWriter(
-                self.work / f"{table}.parquet", SCHEMAS[table], compression="zstd"
-            )
+            with self.gate():
+                writer = self.writers[table] = pq.ParquetWriter(
+                    self.work / f"{table}.parquet", SCHEMAS[table], compression="zstd"
+                )
         writer.write_table(data)
 
     def finish(self):
@@ -279,16 +287,20 @@ class Ingest:
             },
             schema=SCHEMAS["templates"],
         )
-        pq.write_table(table, self.work / "templates.parquet", compression="zstd")
+        with self.gate():
+            pq.write_table(table, self.work / "templates.parquet", compression="zstd")
         for name in ALL_TABLES:
             if name == "templates":
                 continue
             if name in self.writers:
                 self.writers[name].close()
             else:
-                pq.write_table(
-                    SCHEMAS[name].empty_table(), self.work / f"{name}.parquet", compression="zstd"
-                )
+                with self.gate():
+                    pq.write_table(
+                        SCHEMAS[name].empty_table(),
+                        self.work / f"{name}.parquet",
+                        compression="zstd",
+                    )
 
     def abandon(self):
         """After a failure: stop the writer thread and close what is open (the folder is removed)."""
@@ -305,58 +317,130 @@ def ingest(
     since: str | None = None,
     until: str | None = None,
     tz: tzinfo = UTC,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    force: bool = False,
 ) -> IngestResult:
     """Read the logs and write ``out_dir/<table>.parquet`` and ``manifest.json``.
+
+    Everything that can be checked is checked before anything is written (times, inputs, the
+    output folder: see ``output.plan``). ``progress(done, total)`` gets the stored bytes read so
+    far (compressed bytes for compressed inputs) and their total, None when an input is a pipe.
+    ``force`` lets logscan write into a folder that holds other files too (replacing only its own).
 
     >>> result = ingest(["full_log.txt"])              # -> full_log.txt.logscan/
     >>> result.manifest["tables"]["node_deaths"]["events"]
     74
     """
     started = time.perf_counter()
-    sources, skipped = discover(inputs)
-    out = (
-        Path(out_dir) if out_dir else Path(f"{'stdin' if inputs[0] == '-' else inputs[0]}.logscan")
+    window = parse_time(since, tz), parse_time(until, tz)
+    if window[0] is not None and window[1] is not None and window[0] > window[1]:
+        raise IngestError(f"--since {since} is after --until {until}: nothing would be kept")
+    sources, skipped = discover(inputs, skip_folder=output.not_logs)
+    target = output.plan(
+        Path(out_dir) if out_dir else output.default_output(inputs[0]), inputs, force
     )
-    out = out.resolve()
-    if out.exists() and not out.is_dir():
-        raise IngestError(f"cannot write {out}: it is a file")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(f"{out}.tmp-{os.getpid()}")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-    except OSError as e:
-        raise IngestError(f"cannot write {out}: {e.strerror or e}") from None
-    total = sum(s.path.stat().st_size for s in sources if s.path is not None)
-    done_before = 0
-    run = Ingest(work, str(tz), parse_time(since, tz), parse_time(until, tz))
-    try:
-        for src in sources:
-            run.source(src, lambda n, base=done_before: progress and progress(base + n, total))
-            done_before += src.bytes_read
-        run.finish()
-        manifest = build_manifest(run, sources, skipped, time.perf_counter() - started)
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        replace_dir(work, out)
-    except BaseException:
-        run.abandon()
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return IngestResult(out, manifest)
+    total = sum(s.path.stat().st_size for s in sources if s.seekable)
+    if not all(s.seekable for s in sources):
+        total = None  # a pipe: its size is known only at its end
+    with stop_on_signals():
+        with uninterrupted():
+            output.start(target)
+        job = Job(target, sources, skipped, progress, total, started)
+        job.run = Ingest(target.work, str(tz), *window, gate=job.gate)
+        threading.Thread(target=job, name="logscan-ingest", daemon=True).start()
+        try:
+            job.done.wait()  # a stop signal interrupts this wait at once
+        except BaseException:
+            with uninterrupted():
+                job.cancel()
+            raise
+    if job.error is not None:
+        raise job.error
+    return IngestResult(target.out, job.manifest)
 
 
-def replace_dir(work: Path, out: Path):
-    """Move the finished folder into place; an older result is removed only after that."""
-    old = None
-    if out.exists():
-        if not out.is_dir():
-            raise IngestError(f"cannot write {out}: it is a file")
-        old = Path(f"{out}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(work, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+class Cancelled(Exception):
+    """The run was stopped from outside (a stop signal in the main thread)."""
+
+
+class Job:
+    """One ingest run in a thread of its own.
+
+    The main thread only waits, so a stop signal is handled at once however long a polars step
+    takes. Cancelling removes the temporary folder under ``lock``; files are created in it only
+    under the same lock (``gate``), so none can appear after it is gone. The thread notices the
+    cancel at its next chunk.
+    """
+
+    def __init__(self, target, sources, skipped, progress, total, started):
+        self.target, self.sources, self.skipped = target, sources, skipped
+        self.progress, self.total, self.started = progress, total, started
+        self.run: Ingest | None = None
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.done = threading.Event()
+        self.manifest: dict | None = None
+        self.error: BaseException | None = None
+
+    def __call__(self):
+        try:
+            self.manifest = self.body()
+        except BaseException as e:
+            self.error = e
+        finally:
+            self.done.set()
+
+    @contextlib.contextmanager
+    def gate(self):
+        with self.lock:
+            if self.cancelled:
+                raise Cancelled
+            yield
+
+    def cancel(self):
+        with self.lock:
+            self.cancelled = True
+            output.discard(self.target)
+
+    def body(self) -> dict:
+        run, target = self.run, self.target
+        try:
+            done_before, used = 0, []
+            for src in self.sources:
+
+                def tick(n, base=done_before):
+                    if self.cancelled:
+                        raise Cancelled
+                    if self.progress:
+                        self.progress(base + n, self.total)
+
+                try:
+                    run.source(src, tick)
+                except SourceError as e:
+                    if not (src.in_folder and e.skippable):
+                        raise
+                    self.skipped.append({"path": src.label, "why": e.why})
+                    continue
+                finally:
+                    done_before += src.consumed
+                used.append(src)
+            run.finish()
+            manifest = build_manifest(run, used, self.skipped, time.perf_counter() - self.started)
+            with self.gate():
+                (target.work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+                output.commit(target)
+            return manifest
+        except OSError as e:  # reading errors are SourceErrors: this is the output side
+            self.abandon()
+            raise OutputError(f"cannot write {target.out}: {output.strerror(e)}") from None
+        except BaseException:
+            self.abandon()
+            raise
+
+    def abandon(self):
+        self.run.abandon()
+        with self.lock:
+            output.discard(self.target)
 
 
 def build_manifest(run: Ingest, sources: list[Source], skipped: list[dict], seconds: float) -> dict:
@@ -370,11 +454,24 @@ def build_manifest(run: Ingest, sources: list[Source], skipped: list[dict], seco
         "records": sum(v[0] for v in run.templates.values()),
     }
     return {
+        "generator": output.GENERATOR,
         "version": VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 3),
         "inputs": [
-            {"path": s.label, "bytes": s.bytes_read, "sha256": s.sha256, "lines": s.lines}
+            {
+                "path": s.label,
+                "bytes": s.bytes_read,
+                "stored_bytes": s.consumed,
+                "sha256": s.sha256,
+                "lines": s.lines,
+                # a NUL run is a hole (crash, full disk), removed before parsing
+                "nul_bytes": s.nul_bytes,
+                "nul_runs": s.nul_runs,
+                # giant lines keep their first MAX_LINE bytes
+                "truncated_lines": s.truncated_lines,
+                "truncated_bytes": s.truncated_bytes,
+            }  # fmt: skip
             for s in sources
         ],
         "lines_total": run.lines_total,
@@ -387,25 +484,6 @@ def build_manifest(run: Ingest, sources: list[Source], skipped: list[dict], seco
     }
 
 
-def progress_printer(stream=sys.stderr) -> Callable[[int, int], None]:
-    """A one-line progress bar with bytes/s, redrawn at most ten times a second."""
-    started = time.perf_counter()
-    last = [0.0]
-
-    def show(done: int, total: int):
-        now = time.perf_counter()
-        if now - last[0] < 0.1 and done < total:
-            return
-        last[0] = now
-        rate = done / max(now - started, 1e-6) / 1e6
-        frac = done / total if total else 0
-        bar = "#" * int(frac * 30)
-        stream.write(
-            f"\ringest [{bar:<30}] {done / 1e6:7.1f}/{total / 1e6:.1f} MB {rate:6.1f} MB/s"
-        )
-        stream.flush()
-
-    return show
-
-
-__all__ = ["IngestError", "IngestResult", "SourceError", "ingest", "progress_printer"]
+__all__ = [
+    "VERSION", "IngestError", "IngestResult", "Interrupted", "OutputError", "SourceError", "ingest",
+]  # fmt: skip

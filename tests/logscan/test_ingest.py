@@ -212,13 +212,13 @@ def test_unwritable_output_is_one_line_error(small_log, tmp_path):
 def test_rerun_replaces_output_atomically(small_log, tmp_path):
     out = tmp_path / "t"
     ingest([str(small_log[0])], out)
-    (out / "stale.txt").write_text("old")
+    (out / "templates.parquet").unlink()  # a file of ours that the rerun writes again
     ingest([str(small_log[0])], out)
-    assert not (out / "stale.txt").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"{t}.parquet" for t in json.loads((out / "manifest.json").read_text())["tables"]]
         + ["manifest.json"]
     )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"], "nothing left beside it"
 
 
 def test_since_until_window(small_log, tmp_path):
