@@ -77,6 +77,7 @@ _BRACKETED = (
 )
 LIFECYCLE_SUBJECTS = {
     "coordinator_initialized": ((), ("process:{pid}@{ip?}",)),
+    "coordinator_shutdown": ((), ("process:{pid}@{ip?}",)),
     **{name: (_BRACKETED, ("worker:{wname}",)) for name in
        ("pull_task_failed", "heartbeat_failed", "heartbeat_give_up", "received_shutdown", "executing_shard")},
     "task_removed": ((r"from worker (?P<wname>\S+), re-queueing",), ("worker:{wname}",)),
@@ -417,6 +418,7 @@ RULES: tuple[Rule, ...] = (
             ("no_alive_workers", "No alive workers for ", ("zephyr_engine.errors.NoAliveWorkersError: No alive workers for 30.0s (total elapsed 95.2s). All 64 registered workers are dead/failed.", "ZephyrWorkerError: No alive workers for 21600.0s (total elapsed 21700.1s). All 8 registered workers are dead/failed.")),
             ("no_workers_yet", "No workers available yet", ("2026-02-21 11:40:05,000 WARNING zephyr.execution:640 No workers available yet after 5.2s, waiting for discovery...", "(_RayActorHost pid=9) 2026-02-21 11:40:05,000 WARNING zephyr.execution:640 No workers available yet after 5.0s, waiting for discovery...")),
             ("coordinator_aborted", "Coordinator aborted: ", ("2026-03-23 10:00:00,000 ERROR zephyr.execution Coordinator aborted: Coordinator loop crashed unexpectedly", "(_RayActorHost pid=9) 2026-03-13 10:00:00,000 ERROR zephyr.execution:700 Coordinator aborted: Worker job terminated permanently")),
+            ("coordinator_shutdown", "Coordinator shutdown", ("2026-03-01 10:00:00,000 INFO zephyr.execution Coordinator shutdown complete", "(_RayActorHost pid=9) 2026-03-01 10:00:00,000 INFO zephyr.execution:720 Coordinator shutdown requested")),
             ("loop_crashed", "Coordinator loop crashed", ("2026-03-23 10:00:00,000 ERROR zephyr.execution Coordinator loop crashed, aborting pipeline", "(_RayActorHost pid=9) 2026-03-23 10:00:00,000 ERROR zephyr.execution:690 Coordinator loop crashed, aborting pipeline")),
             ("task_removed", ", re-queueing", ("2026-02-20 10:00:00,000 INFO zephyr.execution Removed task (ShardTask(shard_idx=3), 0) from worker zephyr-x-workers-1, re-queueing", "(_RayActorHost pid=9) 2026-02-20 10:00:00,000 INFO zephyr.execution:377 Removed task (ShardTask(shard_idx=17), 1) from worker zephyr-y-workers-4, re-queueing")),
             ("in_flight_requeued", "had an in-flight task, re-queuing", ("2026-02-23 10:00:00,000 INFO zephyr.execution Worker zephyr-x-workers-1 had an in-flight task, re-queuing", "(_RayActorHost pid=9) 2026-02-23 10:00:00,000 INFO zephyr.execution:377 Worker zephyr-y-workers-2 had an in-flight task, re-queuing")),

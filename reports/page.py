@@ -47,6 +47,7 @@ def render_report(
             fig.update_xaxes(range=[start, end], type="date")
     body = "\n".join([
         header_section(t, start, end),
+        summary_section(found),
         plot_section("section-workers", "Workers over time", "plot-workers",
                      "Alive, dead and registered workers and completed shards per pipeline, from the coordinator's "
                      "status line. Red bands: no worker alive while work remained."),
@@ -180,24 +181,58 @@ def plot_section(section_id: str, title: str, plot_id: str, note: str) -> str:
     return f'<section id="{section_id}"><h2>{_esc(title)}</h2><p class=note>{_esc(note)}</p><div id="{plot_id}" class=plot></div></section>'
 
 
+def summary_section(findings: list | None) -> str:
+    """The incident told first: the critical groups, then the chain of events in time order."""
+    from zephyr_logscan import summary
+
+    if not findings:
+        return ""
+    gs = summary.groups(findings)
+    critical = [g for g in summary.critical_first(gs) if g.severity == "critical"]
+    chain, rest = summary.chain_and_rest(gs)
+    crit = "".join(
+        f"<li><b>{_esc(g.pattern)} {_esc(g.title)}</b> [{_esc(g.pipeline or '-')}] {_esc(g.when)}: "
+        f"{_esc(g.story)} <span class=sample>({_esc(g.proof)})</span></li>"
+        for g in critical
+    )
+    steps = "".join(
+        f"<li>{_esc(g.when)}: <b>{_esc(g.pattern)}</b> {_esc(g.story)} [{_esc(g.pipeline or 'cluster')}]</li>"
+        for g in chain
+    )
+    also = (
+        f"<p class=note>Also, in pipelines with no critical finding: {_esc(summary.also(rest))}</p>"
+        if rest
+        else ""
+    )
+    return f"""<section id="section-summary"><h2>Incident summary</h2>
+<p>{len(findings)} findings in {len(gs)} groups, {sum(g.count for g in critical)} critical (UTC times).</p>
+{f"<h3>Critical</h3><ul>{crit}</ul>" if crit else ""}<h3>Chain of events</h3><ol class=chain>{steps}</ol>{also}</section>"""
+
+
 def findings_section(findings: list | None) -> str:
+    from zephyr_logscan import summary
+
     if findings is None:
         return ('<section id="section-findings"><h2>Findings</h2><p>No diagnosis was run for this report '
                 "(<code>logscan report</code> and <code>ingest --report</code> run one).</p></section>")  # fmt: skip
     if not findings:
         return ('<section id="section-findings"><h2>Findings</h2><p>No known failure pattern was found in '
                 "these logs.</p></section>")  # fmt: skip
+
+    def item(f) -> str:
+        return (f"<li>{_esc(f.start[:19])} .. {_esc(f.end[:19])} ({f.events:,} events): {_esc(f.headline or f.explanation)}"
+                f"<div class=sample>evidence: {_esc(', '.join(f.evidence[:5]))}{' ...' if len(f.evidence) > 5 else ''}</div></li>")  # fmt: skip
+
     rows = "".join(
-        f"<tr><td><b>{_esc(f.pattern)}</b> {_esc(f.title)}</td><td>{_esc(f.severity)}</td><td>{_esc(f.pipeline or '-')}</td>"
-        f"<td>{_esc(f.start[:19])} .. {_esc(f.end[:19])}</td><td class=n>{f.events:,}</td>"
-        f"<td>{_esc(f.explanation)}<div class=sample>evidence: {_esc(', '.join(f.evidence[:5]))}"
-        f"{' ...' if len(f.evidence) > 5 else ''}</div><div class=sample>proven fixed by "
-        f"<code>zephyr_engine.scenarios.run({_esc(repr(f.pattern))})</code></div></td></tr>"
-        for f in findings
-    )
+        f"<tr><td><b>{_esc(g.pattern)}</b> {_esc(g.title)}</td><td>{_esc(g.severity)}</td><td>{_esc(g.pipeline or '-')}</td>"
+        f"<td>{_esc(g.start[:19])} .. {_esc(g.end[:19])}</td><td class=n>{g.count:,}</td>"
+        f"<td>{_esc(g.findings[0].explanation)}<div class=sample>{_esc(g.proof)}</div>"
+        f"<details><summary>{g.count} finding{'s' if g.count > 1 else ''}</summary><ul>{''.join(item(f) for f in g.findings)}</ul></details></td></tr>"
+        for g in summary.critical_first(summary.groups(findings))
+    )  # fmt: skip
     return f"""<section id="section-findings"><h2>Findings</h2>
-<p>{len(findings)} findings (<code>logscan diagnose</code>); their windows are shaded on the timelines above.</p>
-<table><tr><th>pattern</th><th>severity</th><th>pipeline</th><th>window (UTC)</th><th>events</th><th>what it means</th></tr>{rows}</table></section>"""
+<p>{len(findings)} findings (<code>logscan diagnose</code>), grouped by pattern and pipeline, critical first; critical windows are shaded on the timelines above.</p>
+<table><tr><th>pattern</th><th>severity</th><th>pipeline</th><th>window (UTC)</th><th>findings</th><th>what it means</th></tr>{rows}</table></section>"""
 
 
 def unknowns_section(t: tl.Tables) -> str:

@@ -224,9 +224,32 @@ def report(folder, output):
     click.echo(f"report: {written} ({written.stat().st_size / 1e6:.1f} MB)")
 
 
+def parse_params(pairs: tuple[str, ...]) -> dict[str, float]:
+    """``--param name=value`` options -> the detector parameters (a usage error names a bad one)."""
+    from zephyr_logscan import findings as fd
+
+    overrides = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq:
+            raise click.UsageError(f"--param {pair!r}: expected name=value")
+        overrides[name.strip()] = value.strip()
+    try:
+        return fd.parameters(overrides)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+
+
+PARAM_HELP = "Detector threshold, e.g. --param stall_min=30 (repeatable). Names: " + ", ".join(
+    __import__("zephyr_logscan.findings", fromlist=["PARAMS"]).PARAMS
+)
+
+
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the parameters, summary and findings as JSON."
+)
 @click.option(
     "--verify", is_flag=True, help="Also run each finding's scenario against the corrected engine."
 )
@@ -235,21 +258,28 @@ def report(folder, output):
     type=click.Choice(["critical", "warning"]),
     help="Exit 1 when a finding is at least this severe.",
 )
-def diagnose(folder, as_json, verify, fail_on):
-    """Name the failure patterns in an ingest output, with evidence and the covering scenario.
+@click.option("--param", "param_pairs", multiple=True, metavar="NAME=VALUE", help=PARAM_HELP)
+def diagnose(folder, as_json, verify, fail_on, param_pairs):
+    """Name the failure patterns in an ingest output: an incident summary first, then every
+    finding with its evidence and the scenario that covers it.
 
     \b
     Example:
       logscan diagnose full_log.txt.logscan
       logscan diagnose tables/ --json --fail-on critical
+      logscan diagnose tables/ --param stall_min=30 --param wave_nodes=10
     """
-    from zephyr_logscan import findings as fd
+    import json
 
+    from zephyr_logscan import findings as fd
+    from zephyr_logscan import summary
+
+    params = parse_params(param_pairs)
     if not (Path(folder) / "manifest.json").exists():
         raise click.UsageError(
             f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
         )
-    found = fd.diagnose(folder)
+    found = fd.diagnose(folder, params)
     if verify:
         from zephyr_engine import scenarios
 
@@ -258,16 +288,22 @@ def diagnose(folder, as_json, verify, fail_on):
             o = outcomes[f.pattern]
             f.verified = {"ok": o.ok, "detail": o.detail, "seconds": round(o.seconds, 2)}
     if as_json:
-        click.echo(fd.as_json(found))
+        doc = json.loads(fd.as_json(found, params))
+        doc["summary"] = [summary.as_dict(g) for g in summary.critical_first(summary.groups(found))]
+        click.echo(json.dumps(doc, indent=1))
     else:
-        for f in found:
-            where = ", ".join(f.evidence[:3]) + (" ..." if len(f.evidence) > 3 else "")
-            click.echo(
-                f"{f.pattern} {f.title} [{f.severity}] {f.pipeline or '-'} {f.start} .. {f.end} ({f.events} events)"
-            )
-            click.echo(f"    {f.explanation}")
-            click.echo(f"    evidence: {where}; scenario: zephyr_engine.scenarios.run({f.pattern!r})"
-                       + (f" -> {'ok' if f.verified['ok'] else 'FAILED'}" if f.verified else ""))  # fmt: skip
+        for line in summary.text(found):
+            click.echo(line)
+        for g in summary.groups(found):
+            click.echo("")
+            click.echo(f"{g.pattern} {g.title} [{g.severity}] {g.pipeline or '-'}: {g.count} finding"
+                       f"{'s' if g.count > 1 else ''}, {g.start} .. {g.end}; {g.proof}")  # fmt: skip
+            for f in g.findings:
+                where = ", ".join(f.evidence[:3]) + (" ..." if len(f.evidence) > 3 else "")
+                click.echo(f"  - {f.start} .. {f.end} ({f.events} events): {f.explanation}")
+                click.echo(f"    evidence: {where}")
+                if f.verified and not f.verified["ok"]:
+                    click.echo(f"    scenario {f.pattern} FAILED: {f.verified['detail']}")
         click.echo(
             f"diagnose: {len(found)} findings"
             + (" (none: no known pattern in these logs)" if not found else "")

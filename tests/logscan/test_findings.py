@@ -56,6 +56,22 @@ def test_clean_log_has_no_findings(clean_log, tmp_path):
     assert diagnose(out) == []
 
 
+def test_finished_pipelines_are_not_silent_without_their_shutdown_lines(clean_log, tmp_path):
+    """Pipelines end with `N/N tasks completed`, the next pipeline's start and the workers'
+    `Received SHUTDOWN`: without the last, the others still show that every pipeline ended."""
+    path = tmp_path / "no_shutdown.txt"
+    with open(clean_log[0], "rb") as src, open(path, "wb") as dst:
+        removed = 0
+        for line in src:
+            if b"Received SHUTDOWN" in line:
+                removed += 1
+                continue
+            dst.write(line)
+    assert removed >= 7
+    out = ingest([str(path)], tmp_path / "t").out_dir
+    assert [f for f in diagnose(out) if f.pattern == "ZL10"] == []
+
+
 @pytest.mark.slow
 def test_default_log_findings(full_log, tmp_path):
     path, truth = full_log
@@ -99,9 +115,25 @@ def test_engine_evidence_lost_shard_and_silent_loop(tmp_path):
 def test_cli_diagnose_json_and_fail_on(small_log, tmp_path):
     out = ingest([str(small_log[0])], tmp_path / "t").out_dir
     run = [sys.executable, "-m", "zephyr_logscan.cli", "diagnose", str(out)]
-    res = subprocess.run([*run, "--json"], capture_output=True, text=True)
-    assert res.returncode == 0 and {f["pattern"] for f in json.loads(res.stdout)} >= {
-        "ZL01",
-        "ZL07",
-    }
+    res = subprocess.run([*run, "--json", "--param", "stall_min=5"], capture_output=True, text=True)
+    doc = json.loads(res.stdout)
+    assert res.returncode == 0 and {f["pattern"] for f in doc["findings"]} >= {"ZL01", "ZL07"}
+    assert doc["params"]["stall_min"] == 5 and doc["params"]["wave_nodes"] == 3
+    assert doc["summary"][0]["severity"] == "critical"  # critical groups first
     assert subprocess.run([*run, "--fail-on", "critical"], capture_output=True).returncode == 1
+    bad = subprocess.run([*run, "--param", "no_such=1"], capture_output=True, text=True)
+    assert (
+        bad.returncode == 2 and "unknown parameter" in bad.stderr and "Traceback" not in bad.stderr
+    )
+
+
+def test_cli_diagnose_text_opens_with_the_summary(small_log, tmp_path):
+    out = ingest([str(small_log[0])], tmp_path / "t").out_dir
+    run = [sys.executable, "-m", "zephyr_logscan.cli", "diagnose", str(out)]
+    text = subprocess.run(run, capture_output=True, text=True, check=True).stdout
+    lines = text.splitlines()
+    assert lines[0].startswith("Incident summary") and lines[1] == "Critical:"
+    chain = text.split("Chain of events, in time order:\n", 1)[1].split("\n\n", 1)[0]
+    assert "ZL07" in chain and "ZL01" in chain and chain.index("ZL07") < chain.index("ZL01")
+    assert "covered by scenario ZL01" in text and "proven fixed" not in text
+    assert "ZL04 heartbeat-storm [warning]" in text and " findings, " in text  # one group, a count
