@@ -31,6 +31,17 @@ from pathlib import Path
 
 from zephyr_engine import logs as zl
 from zephyr_logscan import synth_text as tx
+from zephyr_logscan.schedule import (
+    Attempt,
+    OomKill,
+    Registered,
+    Schedule,
+    Stage,
+    Status,
+    Wave,
+    kill_kind,
+)
+from zephyr_logscan.schedule import save as save_schedules
 
 START = datetime(2026, 2, 20, 21, 39, 0, tzinfo=UTC).timestamp()
 END = datetime(2026, 2, 21, 14, 20, 28, tzinfo=UTC).timestamp()
@@ -115,6 +126,7 @@ class Truth:
         self.unmatched = [0, 0, 0]  # records, events, lines
         self.windows: dict[tuple[str, str, int], list[float]] = {}
         self.process_pipeline: dict[tuple[int, str], str] = {}
+        self.oom_kills: list[tuple[float, str, str | None]] = []  # (t, pipeline, node_ip)
 
     def count(self, t, nlines, tables, repeat, proc, names, values, patterns, about):
         if names is None and proc is not None:
@@ -132,6 +144,8 @@ class Truth:
                 self.windows[key] = [t, t]
             else:
                 w[0], w[1] = min(w[0], t), max(w[1], t)
+        if tables is not UNMATCHED and "oom_kills" in tables and pipeline is not None:
+            self.oom_kills.append((t, pipeline, (values or {}).get("node_ip")))
         if tables is UNMATCHED:
             self.unmatched[0] += 1
             self.unmatched[1] += repeat
@@ -169,6 +183,11 @@ class LogWriter:
             self._sec = sec
             self._base = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(sec))
         return f"{self._base},{int((t - sec) * 1000):03d}"
+
+    def shown(self, t: float) -> float:
+        """``t`` as the log shows it (truncated to the millisecond, as ``ts`` prints it)."""
+        sec = int(t)
+        return sec + int((t - sec) * 1000) / 1000
 
     def dedup(self, n: int, colour: bool) -> str:
         suffix = f" [repeated {n}x across cluster]"
@@ -221,6 +240,98 @@ class Pool:
         return sum(self.alive)
 
 
+class Told:
+    """One pipeline's story as a fault schedule (``zephyr_logscan.schedule``), kept as it is told.
+
+    Times are recorded as the log shows them (absolute, truncated to the millisecond) and made
+    relative to the first start record at the end; ``derive`` must find the same schedule.
+    """
+
+    def __init__(self, out: LogWriter, name: str, workers: int, shards: int):
+        self.out = out
+        self.s = Schedule(pipeline=name, start="", workers=workers, shards=shards)
+        self.t0: float | None = None
+        self.pending = False  # an attempt opened by a retry record, its start line not yet seen
+        self.statuses: list[tuple[float, int | None]] = []  # (t, alive) of every status line
+        self.wave_ends: list[float] = []  # each wave's last heartbeat failure
+
+    def started(self, t: float) -> None:
+        t = self.out.shown(t)
+        if self.t0 is None:
+            self.t0 = t
+        if self.pending:
+            self.s.attempts[-1].at, self.pending = t, False
+        else:
+            self.s.attempts.append(Attempt(t))
+
+    def failed(self, t: float, cause: str, collided: str | None = None) -> None:
+        last = self.s.attempts[-1]
+        last.cause, last.collided = cause, collided
+        self.s.attempts.append(Attempt(self.out.shown(t)))
+        self.pending = True
+
+    def final(self, cause: str) -> None:
+        self.s.attempts[-1].cause = cause
+        self.s.outcome = "failed"
+
+    def registered(self, t: float) -> None:
+        t = self.out.shown(t)
+        r = self.s.registered
+        if r is None:
+            self.s.registered = Registered(1, t, t)
+        else:
+            r.count, r.last = r.count + 1, t
+
+    def wave(self, wave: Wave, end: float) -> None:
+        wave.at = self.out.shown(wave.at)
+        self.wave_ends.append(self.out.shown(end))
+        if wave.returned_at is not None:
+            wave.returned_at = self.out.shown(wave.returned_at)
+        self.s.waves.append(wave)
+
+    def status(self, t, done, total, alive, dead) -> None:
+        t = self.out.shown(t)
+        self.statuses.append((t, alive))
+        self.s.last_status = Status(t, done, total, alive, dead)
+        if alive != 0:
+            self.s.all_dead_since = None
+        elif self.s.all_dead_since is None:
+            self.s.all_dead_since = t
+
+    def schedule(self, oom_kills) -> Schedule:
+        """The finished schedule, its times relative to the first start record."""
+        s, t0 = self.s, self.t0 or 0.0
+        s.start = (
+            datetime.fromtimestamp(t0, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        s.stages = [Stage(x.name, x.tasks, x.at - t0) for x in s.stages]
+        if s.registered:
+            s.registered = Registered(
+                s.registered.count, s.registered.first - t0, s.registered.last - t0
+            )
+        for a in s.attempts:
+            a.at -= t0
+        s.coordinator_restarts = [x - t0 for x in s.coordinator_restarts]
+        for w, end in zip(s.waves, self.wave_ends, strict=True):
+            if w.kind != "node_loss":  # as the log shows it: were they still counted alive?
+                w.kind = kill_kind(self.statuses, w.at, end, s.workers)
+        for w in s.waves:
+            w.at -= t0
+            w.nodes_at = None if w.nodes_at is None else w.nodes_at - t0
+            w.returned_at = None if w.returned_at is None else w.returned_at - t0
+        s.waves.sort(key=lambda w: w.at)
+        s.oom_kills = [
+            OomKill(self.out.shown(t) - t0, ip) for t, name, ip in oom_kills if name == s.pipeline
+        ]
+        if s.last_status:
+            s.last_status.at -= t0
+        if s.all_dead_since is not None:
+            s.all_dead_since -= t0
+        return s
+
+
 class Story:
     """Writes the whole log in time order: specials from a heap, ordinary noise by budget."""
 
@@ -235,6 +346,7 @@ class Story:
         self.nodes_used = 0
         self.pools: list[Pool] = []
         self.current: dict | None = None  # the running pipeline's live state
+        self.told: list[Told] = []  # every pipeline's story as a fault schedule
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -364,8 +476,9 @@ class Story:
             "name": name, "pool": pool, "total": total, "completed": 0, "t0": t0, "t1": t1,
             "stage": "stage0-Map \u2192 Write", "exec_id": tx.hexid(rng, 12), "wording": wording,
             "coord": (self.next_pid(), HEAD_IP), "running": False, "frozen": False,
-            "kind": kind, "index": index,
+            "kind": kind, "index": index, "told": Told(self.out, name, size, total),
         }  # fmt: skip
+        self.told.append(state["told"])
         self.at(t0, lambda t: self.begin(t, state))
         attempt = 0
         if kind == "incident":
@@ -410,6 +523,7 @@ class Story:
             t + 30.4,
             lambda tt: self.heartbeat_failure(tt, st, i, 30.4, patterns=("ZL06",), about=about),
         )
+        st["told"].wave(Wave(t + 30.4, "process_kill", 1, [i]), t + 30.4)
 
     def begin(self, t, st):
         self.current = st
@@ -430,6 +544,7 @@ class Story:
                 ("pipeline_attempts",),
                 names=name,
             )
+            st["told"].started(t)
             self.actor_log(t + 1, old, "INFO", 233, zl.COORDINATOR_INITIALIZED)
             new = (self.next_pid(), HEAD_IP)
             out.record(
@@ -444,6 +559,7 @@ class Story:
             )
             self.actor_log(t + 22, new, "INFO", 233, zl.COORDINATOR_INITIALIZED,
                            patterns=("ZL03",), about=(name, 0))  # fmt: skip
+            st["told"].s.coordinator_restarts.append(out.shown(t + 22))
             msg = zl.PIPELINE_RETRY % (1, 3, tx.actor_unavailable(actor_id))
             out.record(
                 t + 25,
@@ -451,6 +567,7 @@ class Story:
                 ("pipeline_attempts", "actor_deaths"),
                 patterns=("ZL03",),
             )
+            st["told"].failed(t + 25, "coordinator_lost")
 
         def collided(t):
             out = self.out
@@ -460,9 +577,11 @@ class Story:
                 ("pipeline_attempts",),
                 names=name,
             )
+            st["told"].started(t)
             msg = zl.PIPELINE_RETRY % (2, 3, tx.name_taken(coord))
             out.record(t + 1, [tx.py_line(out.ts(t + 1), "WARNING", "execution.py:1143", msg)], ("pipeline_attempts", "actor_already_exists"),
                        names=name, values={"actor_name": coord}, patterns=("ZL02",))  # fmt: skip
+            st["told"].failed(t + 1, "name_collision", coord)
 
         self.at(t0 + 1, restarted)
         self.at(t0 + 40, collided)
@@ -488,6 +607,7 @@ class Story:
                 ("pipeline_attempts",),
                 names=name,
             )
+        st["told"].started(t)
         self.actor_log(t + 1, coord, "INFO", 233, zl.COORDINATOR_INITIALIZED)
         st["running"] = True
         if self.cfg.clean:  # a healthy engine passes small inline constructor arguments
@@ -515,6 +635,7 @@ class Story:
         wid = st["pool"].ids[i]
         self.actor_log(t, st["coord"], "INFO", 287, zl.REGISTERED % (wid, i + 1), ("registrations",),
                        names=st["name"], values={"worker_id": wid})  # fmt: skip
+        st["told"].registered(t)
 
     def start_stage(self, t, st):
         coord = st["coord"]
@@ -528,6 +649,7 @@ class Story:
             t, coord, "INFO", 610, fmt % args, ("stage_progress",), values={"stage": st["stage"]}
         )
         st["stage_start"] = t
+        st["told"].s.stages.append(Stage(st["stage"], st["total"], self.out.shown(t)))
 
     def storm(self, t, st, fails, back, episode):
         """Workers marked failed by the 30 s check right after registering; some re-register."""
@@ -540,6 +662,9 @@ class Story:
                 t + k * 0.004, st, i, silence, patterns=patterns, about=(st["name"], episode)
             )
         self.at(t + 8, lambda t0: self.reregister(t0, st, chosen[:back], 0.01))
+        st["told"].wave(Wave(t, "process_kill", fails, sorted(chosen), returned=back,
+                             returned_workers=sorted(chosen[:back]), returned_at=t + 8 if back else None),
+                         t + (fails - 1) * 0.004)  # fmt: skip
 
     def reregister(self, t, st, indices, step):
         pool = st["pool"]
@@ -576,6 +701,11 @@ class Story:
                 )
 
         self.at(t + span + 30, missed)
+        back = victims[:back_n] if first else []
+        st["told"].wave(Wave(t + span + 30, "node_loss", len(victims), sorted(victims), nodes=len(dead_nodes),
+                             nodes_at=t, returned=len(back), returned_workers=sorted(back),
+                             returned_at=t + span + 45 if back else None),
+                         t + span + 30 + (len(victims) - 1) * 0.01)  # fmt: skip
         if first:
             back = victims[:back_n]
 
@@ -656,6 +786,8 @@ class Story:
                 cause = "ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory."
                 tables, values = ("pipeline_attempts", "oom_kills"), None
             msg = zl.PIPELINE_RETRY % (attempt, 3, cause)
+            st["told"].failed(t + 5, "name_collision" if attempt == 2 else "oom",
+                              coord if attempt == 2 else None)  # fmt: skip
             pats = ("ZL12", "ZL02") if attempt == 2 else ("ZL12",)
             out.record(
                 t + 5,
@@ -672,6 +804,7 @@ class Story:
                     ("pipeline_attempts",),
                     names=name,
                 )
+                st["told"].started(t + 40)
             return
         pid = st["coord"][0]
         actor_id = tx.hexid(rng, 24) + "01000000"
@@ -687,6 +820,7 @@ class Story:
             names=name,
             values={"actor_id": actor_id},
         )
+        st["told"].final("coordinator_lost")
         st["running"] = False
 
     def finish(self, t, st):
@@ -1059,6 +1193,10 @@ class Story:
             msg += zl.STATUS_THROUGHPUT % (f"{done * 1000}", "1.2k", f"{done * 3}MB", "4.1MB")
         else:
             msg = zl.STATUS % (st["stage"], done, total, in_flight, queued, *split)
+        old = st["wording"] == "old"  # the old wording shows no alive/dead split
+        st["told"].status(
+            t, done, total, None if old else alive, None if old else pool.size - alive
+        )
         stuck = st["wording"] != "old" and alive == 0 and done < total
         self.actor_log(t, st["coord"], "INFO", 341, msg, ("worker_status",),
                        values={"stage": st["stage"]}, patterns=("ZL01",) if stuck else ())  # fmt: skip
@@ -1282,8 +1420,11 @@ def synthesize(path: str | os.PathLike, cfg: SynthConfig | None = None) -> dict:
     truth = Truth()
     with open(tmp, "wb", buffering=1 << 20) as fh:
         out = LogWriter(fh, truth)
-        Story(cfg, out).run()
+        story = Story(cfg, out)
+        story.run()
     doc = truth_document(cfg, out, truth)
+    save_schedules([told.schedule(truth.oom_kills) for told in story.told],
+                   path.with_name(path.name + ".schedule.json"))  # fmt: skip
     truth_tmp = path.with_name(path.name + ".truth.json.tmp")
     truth_tmp.write_text(json.dumps(doc, indent=1) + "\n")
     os.replace(tmp, path)

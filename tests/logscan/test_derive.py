@@ -1,0 +1,69 @@
+"""``derive``: the fault schedule taken back out of the tables equals the one synth told."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.logscan.roundtrip import differences
+from zephyr_logscan import schedule as sc
+from zephyr_logscan.derive import DeriveError, derive
+from zephyr_logscan.ingest import ingest
+from zephyr_logscan.synth import SynthConfig, synthesize
+
+
+def round_trip(tmp_path, **cfg) -> tuple[dict, dict]:
+    log = tmp_path / "full_log.txt"
+    synthesize(log, SynthConfig(**cfg))
+    ingest([str(log)], str(tmp_path / "tables"))
+    return sc.load(tmp_path / "full_log.txt.schedule.json"), derive(tmp_path / "tables")
+
+
+@pytest.mark.parametrize(
+    ("seed", "size", "workers"), [(7, 3_000_000, 64), (3, 2_000_000, 32), (11, 5_000_000, 128)]
+)
+def test_derive_equals_the_told_schedule(tmp_path, seed, size, workers):
+    told, got = round_trip(tmp_path, seed=seed, size=size, workers=workers)
+    assert list(told) == [name for name in got if name != sc.CLUSTER]
+    for name, schedule in told.items():
+        assert differences(schedule.to_dict(), got[name].to_dict()) == [], name
+    incident = got["tokenize-train-b160eb54"]
+    assert [w.kind for w in incident.waves][-2:] == ["node_loss", "node_loss"]
+    assert incident.waves[-1].returned == 0 and incident.last_status.alive == 0
+    assert [a.cause for a in incident.attempts] == ["coordinator_lost", "name_collision", None]
+    assert len(incident.coordinator_restarts) == 1
+
+
+def test_clean_log_has_empty_schedules(tmp_path):
+    told, got = round_trip(tmp_path, seed=7, size=2_000_000, workers=32, clean=True)
+    assert sc.CLUSTER not in got
+    assert list(told) == list(got)
+    for name, schedule in got.items():
+        assert schedule.faults() == [], name
+        assert differences(told[name].to_dict(), schedule.to_dict()) == [], name
+        assert schedule.workers > 0 and schedule.shards > 0
+
+
+def test_a_wave_without_node_deaths_is_a_process_kill(small_log, tmp_path):
+    ingest([str(small_log[0])], str(tmp_path / "t"))
+    got = derive(tmp_path / "t")
+    first = got[next(iter(got))]
+    assert first.waves and all(w.kind == "process_kill" and w.nodes == 0 for w in first.waves)
+
+
+def test_real_ray_capture_gives_a_cluster_schedule(shared_dir, tmp_path):
+    ingest([str(shared_dir / "samples" / "ray-2.60-faults" / "driver.log")], str(tmp_path / "t"))
+    got = derive(tmp_path / "t")
+    assert list(got) == [sc.CLUSTER]  # no zephyr pipeline ran in that capture
+    cluster = got[sc.CLUSTER]
+    # TRUTH.md: 13 unexpected worker deaths (4 lines with dedup), 1 node lost, the coordinator
+    # SIGKILLed once, collisions on `registry` and `coordinator`, one OOM kill.
+    assert sum(w.killed for w in cluster.waves) == 13
+    assert sum(w.nodes for w in cluster.waves) == 1
+    assert len(cluster.coordinator_losses) == 1
+    assert sorted(cluster.collisions) == ["coordinator", "registry"]
+    assert len(cluster.oom_kills) == 1
+
+
+def test_not_an_ingest_output(tmp_path):
+    with pytest.raises(DeriveError, match="not an ingest output"):
+        derive(tmp_path)

@@ -1,0 +1,412 @@
+"""The fault schedule of each pipeline, taken out of an ingest output (``derive(DIR)``).
+
+Works only from what any log of a zephyr pipeline on Ray shows, through the ingest tables:
+
+- a pipeline is a name that started (a ``Starting zephyr pipeline`` record) or registered
+  workers; its clock starts at its first start record;
+- attempts follow the driver's start, retry and final-failure records; an attempt the log does
+  not show starting began when the previous one was retried;
+- a coordinator restart is a second ``Coordinator initialized`` within one attempt (lines that
+  name no pipeline count for the attempt in progress when exactly one is);
+- a death wave is a burst of heartbeat failures, each within ``BURST_GAP`` of the previous; it is
+  a node loss when node deaths precede it by at most ``NODE_LEAD``; a false death when the status
+  line counts as many workers alive after it as before (declared dead, still working); a process
+  kill otherwise; the workers that re-register after it (before the next wave) came back;
+- OOM kills, node deaths and process deaths that no pipeline owns go to the ``(cluster)``
+  schedule, with name collisions of pipelines that never started and coordinator losses Ray
+  reports for actors named like a coordinator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from zephyr_logscan.schedule import (
+    CLUSTER,
+    Attempt,
+    OomKill,
+    Registered,
+    Schedule,
+    Stage,
+    Stall,
+    Status,
+    Wave,
+    kill_kind,
+)
+
+BURST_GAP = 30.0  # seconds: failures closer than the heartbeat timeout are one episode
+NODE_LEAD = 60.0  # seconds: a node death this long before a burst explains it (timeout + spread)
+STALL_MIN = 60.0  # seconds: a status gap counts as a stall above this and 10x the usual interval
+SAME_KILL = 10.0  # seconds: records of one OOM kill / one collision within this are one event
+FINAL = re.compile(r"failed after (\d+) attempts")
+TAKEN = re.compile(r"The name (\S+) .*?(?:is already taken|already exists)")
+WORKER_NUMBER = re.compile(r"-(\d+)$")
+
+
+class DeriveError(ValueError):
+    """The folder is not an ingest output."""
+
+
+def derive(folder: str | Path) -> dict[str, Schedule]:
+    """Schedules by pipeline (and ``(cluster)`` when faults belong to no pipeline).
+
+    >>> derive("full_log.txt.logscan")["tokenize-train-b160eb54"].waves[0].kind
+    'node_loss'
+    """
+    t = _tables(folder)
+    names = _pipelines(t)
+    out: dict[str, Schedule] = {}
+    used_nodes: set[int] = set()
+    for name in names:
+        out[name] = _pipeline(t, name, names, used_nodes)
+    cluster = _cluster(t, set(names), used_nodes)
+    if cluster is not None:
+        out[CLUSTER] = cluster
+    return out
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def _tables(folder: str | Path) -> dict[str, pl.DataFrame]:
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise DeriveError(
+            f"{folder}: not an ingest output (no readable manifest.json); run `logscan ingest` first"
+        ) from None
+    out = {}
+    for name in manifest.get("tables", {}):
+        path = folder / f"{name}.parquet"
+        if path.exists():
+            df = pl.read_parquet(path)
+            if "ts" in df.columns:
+                df = df.filter(pl.col("ts").is_not_null()).sort("ts", "line", maintain_order=True)
+            out[name] = df
+    return out
+
+
+def _t(ts: datetime) -> float:
+    return ts.timestamp()
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _rows(t: dict, table: str, pipeline: str | None = None, *, null: bool = False) -> list[dict]:
+    df = t.get(table)
+    if df is None or df.height == 0:
+        return []
+    if null:
+        df = df.filter(pl.col("pipeline").is_null())
+    elif pipeline is not None:
+        df = df.filter(pl.col("pipeline") == pipeline)
+    return df.to_dicts()
+
+
+def _pipelines(t: dict) -> list[str]:
+    """Names that started or registered workers, in order of their first start."""
+    first: dict[str, float] = {}
+    for table in ("pipeline_attempts", "registrations"):
+        for r in _rows(t, table):
+            if r["pipeline"] and (table == "registrations" or r["rule"] == "zephyr.pipeline_start"):
+                first.setdefault(r["pipeline"], _t(r["ts"]))
+    return sorted(first, key=lambda n: first[n])
+
+
+# --- one pipeline -------------------------------------------------------------------------------
+
+
+def _pipeline(t: dict, name: str, names: list[str], used_nodes: set[int]) -> Schedule:
+    attempts_rows = _rows(t, "pipeline_attempts", name)
+    starts = [r for r in attempts_rows if r["rule"] == "zephyr.pipeline_start"]
+    regs = _rows(t, "registrations", name)
+    t0 = _t(starts[0]["ts"]) if starts else _t(regs[0]["ts"])
+    s = Schedule(pipeline=name, start=_iso(t0))
+    rel = lambda ts: _t(ts) - t0  # noqa: E731
+
+    number = _numbering(
+        regs, _rows(t, "heartbeat_failures", name), _rows(t, "reregistrations", name)
+    )
+    status = _rows(t, "worker_status", name)
+    stages = [r for r in _rows(t, "stage_progress", name) if r["rule"] == "zephyr.starting_stage"]
+    s.stages = [Stage(r["stage"], int(r["total"]), rel(r["ts"])) for r in stages]
+    if not s.stages and status:
+        seen = {}
+        for r in status:
+            seen.setdefault(r["stage"], r)
+        s.stages = [Stage(k, int(r["total"] or 0), rel(r["ts"])) for k, r in seen.items()]
+    s.shards = s.stages[0].tasks if s.stages else 0
+    if regs:
+        s.registered = Registered(
+            len({r["worker_id"] for r in regs}), rel(regs[0]["ts"]), rel(regs[-1]["ts"])
+        )
+    s.workers = max(
+        [len(number), *(r["total"] or 0 for r in regs), *(r["workers"] or 0 for r in status)]
+    )
+
+    s.attempts, s.outcome = _attempts(t, name, attempts_rows, rel)
+    s.coordinator_restarts = _restarts(t, name, names, s, t0)
+    s.waves = _waves(t, name, number, rel, used_nodes, s.workers)
+    s.oom_kills = [
+        OomKill(rel(r["ts"]), r.get("node_ip")) for r in _dedup(_rows(t, "oom_kills", name))
+    ]
+    s.status_stalls = _stalls(status, rel)
+    if status:
+        last = status[-1]
+        s.last_status = Status(
+            rel(last["ts"]), int(last["completed"]), int(last["total"]), last["alive"], last["dead"]
+        )
+        if last["alive"] == 0:
+            k = len(status) - 1
+            while k > 0 and status[k - 1]["alive"] == 0:
+                k -= 1
+            s.all_dead_since = rel(status[k]["ts"])
+        if s.outcome == "open" and last["completed"] == last["total"] and last["total"]:
+            s.outcome = "completed"
+    return s
+
+
+def _numbering(regs, fails, reregs) -> dict[str, int]:
+    """Worker id -> number: the id's trailing ``-N`` when every id has one, else first appearance."""
+    ids: dict[str, None] = {}
+    for r in (*regs, *fails, *reregs):
+        ids.setdefault(r["worker_id"], None)
+    numbers = {w: WORKER_NUMBER.search(w) for w in ids}
+    if all(numbers.values()) and len({int(m.group(1)) for m in numbers.values()}) == len(ids):
+        return {w: int(m.group(1)) for w, m in numbers.items()}
+    return {w: i for i, w in enumerate(ids)}
+
+
+def classify(error: str | None) -> str:
+    """The cause of a failed attempt from its error text."""
+    text = error or ""
+    if "AlreadyExists" in text or "already taken" in text or "already exists" in text:
+        return "name_collision"
+    if (
+        "OutOfMemory" in text
+        or "running low on memory" in text
+        or "ShardFailedError" in text
+        and "memory" in text
+    ):
+        return "oom"
+    if any(k in text for k in ("ActorDiedError", "ActorUnavailableError", "CoordinatorLost",
+                               "coordinator", "Coordinator", "actor died", "Socket closed")):  # fmt: skip
+        return "coordinator_lost"
+    return "error"
+
+
+def _attempts(t: dict, name: str, rows: list[dict], rel) -> tuple[list[Attempt], str]:
+    attempts: list[Attempt] = []
+    pending = False  # the last attempt was opened by a retry record, its start line not yet seen
+    outcome = "open"
+    for r in rows:
+        if r["rule"] == "zephyr.pipeline_start":
+            if pending:
+                attempts[-1].at = rel(r["ts"])
+                pending = False
+            else:
+                attempts.append(Attempt(rel(r["ts"])))
+        elif r["rule"] == "zephyr.attempt_failed":
+            if not attempts:
+                attempts.append(Attempt(rel(r["ts"])))
+            _close(attempts[-1], r["error"])
+            attempts.append(Attempt(rel(r["ts"])))
+            pending = True
+        elif r["rule"] == "zephyr.pipeline_failed":
+            if attempts:
+                _close(attempts[-1], r["error"].split("; ")[-1] if r["error"] else None)
+            outcome = "failed"
+    if outcome == "open":  # a final failure reported as an error record of the pipeline
+        for r in _rows(t, "events", name):
+            if r["level"] in ("ERROR", "CRITICAL") and FINAL.search(r["message"] or ""):
+                if attempts and attempts[-1].cause is None:
+                    _close(attempts[-1], r["message"])
+                outcome = "failed"
+                break
+    return attempts, outcome
+
+
+def _close(attempt: Attempt, error: str | None) -> None:
+    attempt.cause = classify(error)
+    if attempt.cause == "name_collision":
+        m = TAKEN.search(error or "")
+        attempt.collided = m.group(1) if m else None
+
+
+def _restarts(t: dict, name: str, names: list[str], s: Schedule, t0: float) -> list[float]:
+    inits = [
+        r
+        for r in _rows(t, "events")
+        if r["rule"] == "lifecycle.coordinator_initialized"
+        and (r["pipeline"] == name or r["pipeline"] is None or r["pipeline"] not in names)
+    ]
+    if not inits or not s.attempts:
+        return []
+    spans = _spans(t, names)
+    bounds = [t0 + a.at for a in s.attempts] + [spans[name][1] + 1e-3]
+    restarts = []
+    for k in range(len(s.attempts)):
+        lo, hi = bounds[k], bounds[k + 1]
+        mine = []
+        for r in inits:
+            ts = _t(r["ts"])
+            if not lo <= ts < hi:
+                continue
+            if r["pipeline"] == name or sum(a <= ts <= b for a, b in spans.values()) == 1:
+                mine.append(ts - t0)
+        restarts += mine[1:]
+    return restarts
+
+
+def _spans(t: dict, names: list[str]) -> dict[str, tuple[float, float]]:
+    ev = t["events"].filter(pl.col("pipeline").is_in(names))
+    agg = ev.group_by("pipeline").agg(pl.col("ts").min().alias("a"), pl.col("ts").max().alias("b"))
+    return {r["pipeline"]: (_t(r["a"]), _t(r["b"])) for r in agg.to_dicts()}
+
+
+def _bursts(times: list[float]) -> list[tuple[int, int]]:
+    """Index ranges of bursts: each time within BURST_GAP of the previous one."""
+    out, lo = [], 0
+    for i in range(1, len(times) + 1):
+        if i == len(times) or times[i] - times[i - 1] > BURST_GAP:
+            if i > lo:
+                out.append((lo, i))
+            lo = i
+    return out
+
+
+def _waves(
+    t: dict, name: str, number: dict, rel, used_nodes: set[int], workers_total: int
+) -> list[Wave]:
+    fails = _rows(t, "heartbeat_failures", name)
+    reregs = _rows(t, "reregistrations", name)
+    deaths = _rows(t, "node_deaths")
+    times = [_t(r["ts"]) for r in fails]
+    status = [(_t(r["ts"]), r["alive"]) for r in _rows(t, "worker_status", name)]
+    waves: list[Wave] = []
+    starts = [times[lo] for lo, _ in _bursts(times)]
+    for k, (lo, hi) in enumerate(_bursts(times)):
+        at = times[lo]
+        workers = sorted({number[r["worker_id"]] for r in fails[lo:hi]})
+        lead = [
+            (i, d)
+            for i, d in enumerate(deaths)
+            if i not in used_nodes and at - NODE_LEAD <= _t(d["ts"]) <= at
+        ]
+        used_nodes.update(i for i, _ in lead)
+        nodes = sum(d["repeat"] for _, d in lead)
+        until = starts[k + 1] if k + 1 < len(starts) else float("inf")
+        back = [r for r in reregs if at < _t(r["ts"]) < until and number[r["worker_id"]] in workers]
+        returned = sorted({number[r["worker_id"]] for r in back})
+        kind = "node_loss" if nodes else kill_kind(status, at, times[hi - 1], workers_total)
+        waves.append(
+            Wave(
+                at=rel(fails[lo]["ts"]),
+                kind=kind,
+                killed=len(workers),
+                workers=workers,
+                nodes=nodes,
+                nodes_at=rel(lead[0][1]["ts"]) if lead else None,
+                returned=len(returned),
+                returned_workers=returned,
+                returned_at=rel(back[0]["ts"]) if back else None,
+            )
+        )
+    return waves
+
+
+def _dedup(rows: list[dict], key: str = "node_id") -> list[dict]:
+    """One row per event: records of the same node (or name) within SAME_KILL are one."""
+    out: list[dict] = []
+    for r in rows:
+        k = r.get(key)
+        if (
+            out
+            and k is not None
+            and out[-1].get(key) == k
+            and _t(r["ts"]) - _t(out[-1]["ts"]) <= SAME_KILL
+        ):
+            continue
+        out.append(r)
+    return out
+
+
+def _stalls(status: list[dict], rel) -> list[Stall]:
+    if len(status) < 3:
+        return []
+    times = [_t(r["ts"]) for r in status]
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    usual = gaps[len(gaps) // 2]
+    limit = max(STALL_MIN, 10 * usual)
+    out = []
+    for a, b, r in zip(times, times[1:], status, strict=False):
+        if b - a > limit and (r["completed"] or 0) < (r["total"] or 0):
+            out.append(Stall(rel(r["ts"]), b - a))
+    return out
+
+
+# --- the cluster ------------------------------------------------------------------------------
+
+
+def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
+    """Faults no started pipeline owns: what a plain Ray log (no zephyr lines) shows."""
+    deaths = [d for i, d in enumerate(_rows(t, "node_deaths")) if i not in used_nodes]
+    actor = [r for r in _rows(t, "actor_deaths") if r["pipeline"] not in names]
+    process = [r for r in actor if r["rule"] in ("ray.worker_died", "ray.actor_died_system")]
+    restarts = [r for r in actor if r.get("will_restart")]
+    lost = _dedup(
+        [
+            r
+            for r in actor
+            if "coord" in f"{r.get('actor_name') or ''} {r.get('class_name') or ''}".lower()
+        ],
+        "actor_id",
+    )
+    collisions = [r for r in _rows(t, "actor_already_exists") if r["pipeline"] not in names]
+    ooms = _dedup([r for r in _rows(t, "oom_kills") if r["pipeline"] not in names])
+    events = [*deaths, *process, *lost, *collisions, *ooms]
+    if not events:
+        return None
+    t0 = min(_t(r["ts"]) for r in events)
+    rel = lambda ts: _t(ts) - t0  # noqa: E731
+    s = Schedule(pipeline=CLUSTER, start=_iso(t0))
+    # Process deaths and node deaths in bursts; Ray's dedup count is the number of deaths.
+    marks = sorted([(_t(r["ts"]), "p", r) for r in process] + [(_t(r["ts"]), "n", r) for r in deaths],
+                   key=lambda m: m[0])  # fmt: skip
+    times = [m[0] for m in marks]
+    for lo, hi in _bursts(times):
+        group = marks[lo:hi]
+        killed = sum(m[2]["repeat"] for m in group if m[1] == "p")
+        nodes = [m for m in group if m[1] == "n"]
+        first, last = group[0][0], group[-1][0]
+        back = [r for r in restarts if first - 1 <= _t(r["ts"]) <= last + BURST_GAP]
+        returned = sum(r["repeat"] for r in back)
+        s.waves.append(
+            Wave(
+                at=first - t0,
+                kind="node_loss" if nodes else "process_kill",
+                killed=max(killed, returned),
+                nodes=sum(m[2]["repeat"] for m in nodes),
+                nodes_at=nodes[0][0] - t0 if nodes else None,
+                returned=returned,
+                returned_at=_t(back[0]["ts"]) - t0 if back else None,
+            )
+        )
+    s.workers = max([w.killed for w in s.waves], default=0)
+    s.coordinator_losses = [rel(r["ts"]) for r in lost]
+    seen: dict[str, float] = {}
+    for r in collisions:
+        n = r.get("actor_name")
+        if n and n not in seen:
+            seen[n] = _t(r["ts"])
+    s.collisions = list(seen)
+    s.oom_kills = [OomKill(rel(r["ts"]), r.get("node_ip")) for r in ooms]
+    return s
