@@ -401,10 +401,14 @@ class Progress:
 @cli.command()
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 @click.option("--pipeline", help="Pipeline to replay [default: the one in the worst state].")
-@click.option("--workers", type=int, help="Replay workers [default: the log's, at most 64].")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    help="Replay workers [default: the log's, at most 64].",
+)
 @click.option(
     "--time-scale",
-    type=float,
+    type=click.FloatRange(0, min_open=True),
     help="Replay seconds per log second [default: the last fault lands 20 s into the run].",
 )
 @click.option("--backend", default="local", show_default=True, type=click.Choice(["local", "ray"]))

@@ -46,6 +46,8 @@ SAME_KILL = 10.0  # seconds: records of one OOM kill / one collision within this
 FINAL = re.compile(r"failed after (\d+) attempts")
 TAKEN = re.compile(r"The name (\S+) .*?(?:is already taken|already exists)")
 WORKER_NUMBER = re.compile(r"-(\d+)$")
+TABLES = ("registrations", "reregistrations", "heartbeat_failures", "worker_status", "stage_progress",
+          "node_deaths", "oom_kills", "actor_deaths")  # read without their text columns  # fmt: skip
 
 
 class DeriveError(ValueError):
@@ -60,6 +62,16 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
     """
     t = _tables(folder)
     names = _pipelines(t)
+    ev = t.get("events")
+    if ev is not None:  # the two kinds of events derive reads, picked out once
+        t["_inits"] = ev.filter(pl.col("rule") == "lifecycle.coordinator_initialized").select(
+            "ts", "line", "pipeline"
+        )
+        t["_finals"] = ev.filter(
+            pl.col("level").is_in(["ERROR", "CRITICAL"])
+            & pl.col("message").str.contains(FINAL.pattern)
+        ).select("ts", "line", "pipeline", "level", "message")
+        t["_spans"] = _spans(t, names)
     out: dict[str, Schedule] = {}
     used_nodes: set[int] = set()
     for name in names:
@@ -104,6 +116,9 @@ def _rows(t: dict, table: str, pipeline: str | None = None, *, null: bool = Fals
     df = t.get(table)
     if df is None or df.height == 0:
         return []
+    df = df.drop(
+        [c for c in ("fields", "message", "source", "file") if c in df.columns and table in TABLES]
+    )
     if null:
         df = df.filter(pl.col("pipeline").is_null())
     elif pipeline is not None:
@@ -225,8 +240,8 @@ def _attempts(t: dict, name: str, rows: list[dict], rel) -> tuple[list[Attempt],
                 _close(attempts[-1], r["error"].split("; ")[-1] if r["error"] else None)
             outcome = "failed"
     if outcome == "open":  # a final failure reported as an error record of the pipeline
-        for r in _rows(t, "events", name):
-            if r["level"] in ("ERROR", "CRITICAL") and FINAL.search(r["message"] or ""):
+        for r in _rows(t, "_finals", name):
+            if FINAL.search(r["message"] or ""):
                 if attempts and attempts[-1].cause is None:
                     _close(attempts[-1], r["message"])
                 outcome = "failed"
@@ -244,13 +259,12 @@ def _close(attempt: Attempt, error: str | None) -> None:
 def _restarts(t: dict, name: str, names: list[str], s: Schedule, t0: float) -> list[float]:
     inits = [
         r
-        for r in _rows(t, "events")
-        if r["rule"] == "lifecycle.coordinator_initialized"
-        and (r["pipeline"] == name or r["pipeline"] is None or r["pipeline"] not in names)
+        for r in _rows(t, "_inits")
+        if r["pipeline"] == name or r["pipeline"] is None or r["pipeline"] not in names
     ]
     if not inits or not s.attempts:
         return []
-    spans = _spans(t, names)
+    spans = t["_spans"]
     bounds = [t0 + a.at for a in s.attempts] + [spans[name][1] + 1e-3]
     restarts = []
     for k in range(len(s.attempts)):

@@ -1,0 +1,177 @@
+"""``logscan replay``: the incident's fault schedule played against the corrected engine.
+
+Every replay runs under a deadline (``within``), so a hang fails the test instead of blocking it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import subprocess
+import sys
+
+import pytest
+
+from zephyr_logscan import replay as rp
+from zephyr_logscan import schedule as sc
+from zephyr_logscan.cli import main
+from zephyr_logscan.derive import derive
+from zephyr_logscan.ingest import ingest
+
+INCIDENT = "tokenize-train-b160eb54"
+DEADLINE = 90  # seconds for any one replay (each takes about 5-10 s)
+
+
+def within(seconds, fn, *args, **kw):
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn, *args, **kw).result(timeout=seconds)
+    finally:
+        pool.shutdown(wait=False)
+
+
+@pytest.fixture(scope="module")
+def tables(small_log, tmp_path_factory):
+    out = tmp_path_factory.mktemp("replay") / "tables"
+    ingest([str(small_log[0])], str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def incident(tables) -> sc.Schedule:
+    return derive(tables)[INCIDENT]
+
+
+def fast(s: sc.Schedule, last_fault_at: float = 4.0) -> rp.Plan:
+    """The plan with the last fault ``last_fault_at`` seconds into the run."""
+    last = max(w.at for w in s.waves)
+    return rp.plan(s, time_scale=last_fault_at / last)
+
+
+def test_plan_scales_workers_and_time(incident):
+    p = rp.plan(incident)
+    assert p.workers == 64 and p.shards <= 4 * 64
+    assert max(f.at for f in p.faults) == pytest.approx(rp.TARGET, abs=0.01)
+    kills = [f for f in p.faults if f.kind == "kill_workers"]
+    assert [len(f.kill) + len(f.restart) for f in kills] == [
+        w.killed for w in incident.waves if w.kind == "node_loss"
+    ]
+    assert p.expect == "NoAliveWorkersError"
+    big = rp.plan(incident, workers=8)
+    assert (
+        big.workers == 8
+        and [len(f.kill) + len(f.restart) for f in big.faults if f.kind == "kill_workers"][-1] > 0
+    )
+
+
+def test_incident_replay_fails_fast_with_no_alive_workers(incident):
+    p = fast(incident)
+    o = within(DEADLINE, rp.run, p)
+    assert o.result == "NoAliveWorkersError", o.detail
+    assert o.ok and o.names_fresh and o.violations == []
+    assert o.attempts == 2  # the coordinator loss costs one attempt; the held name none
+    assert o.seconds < 4.0 + rp.ENGINE["heartbeat_timeout"] + rp.ENGINE["no_workers_timeout"] + 5
+    text = rp.render(incident, p, o)
+    assert "nobody came back" in text and "NoAliveWorkersError" in text and "result: ok" in text
+
+
+def test_edited_so_the_restarts_return_completes_exactly(incident):
+    edited = sc.from_dict(json.loads(incident.to_json()))
+    last = edited.waves[-1]
+    last.returned_workers, last.returned, last.returned_at = (
+        list(last.workers),
+        last.killed,
+        last.at + 15,
+    )
+    p = fast(edited)
+    assert p.expect == "exact output"
+    o = within(DEADLINE, rp.run, p)
+    assert o.result == "exact output", o.detail
+    assert o.ok and o.names_fresh
+
+
+def test_a_hang_is_a_violation(incident, monkeypatch):
+    # The upstream defect put back: no deadline on "no alive workers", so the run waits forever.
+    monkeypatch.setitem(rp.ENGINE, "no_workers_timeout", 3600.0)
+    o = within(DEADLINE, rp.run, fast(incident), deadline=10.0)
+    assert o.result == "hang" and not o.ok
+    assert any("hang" in v for v in o.violations)
+
+
+def logscan(*args, timeout=DEADLINE):
+    return subprocess.run([sys.executable, "-m", "zephyr_logscan.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def logscan_here(capsys, *args) -> tuple[int, str, str]:
+    """The CLI in this process (for errors that end before any replay starts)."""
+    with pytest.raises(SystemExit) as ended:
+        within(DEADLINE, main, [str(a) for a in args])
+    out = capsys.readouterr()
+    return ended.value.code, out.out, out.err
+
+
+def test_cli_saved_schedule_edited_by_hand_replays(tables, tmp_path):
+    saved = tmp_path / "incident.json"
+    first = logscan(
+        "replay", tables, "--save-schedule", saved, "--workers", "16", "--time-scale", "0.001"
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"replay: {INCIDENT}") and "engine:" in first.stdout
+    text = saved.read_text()
+    doc = json.loads(text)
+    assert doc["version"] == 1 and doc["pipeline"] == INCIDENT
+    # By hand: the last wave's workers all come back 20 s later.
+    last = doc["waves"][-1]
+    edited = text.replace('"returned_at": null', f'"returned_at": {last["at"] + 20}')
+    edited = edited.replace('"returned_workers": []', '"returned_workers": "all"')
+    saved.write_text(edited)
+    again = logscan(
+        "replay", "--schedule", saved, "--workers", "16", "--time-scale", "0.001", "--json"
+    )
+    assert again.returncode == 0, again.stderr
+    out = json.loads(again.stdout)
+    assert out["ok"] is True and out["engine"]["result"] == "exact output"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not JSON"),
+        ('{"version": 2, "pipeline": "p", "start": "x"}', "version: expected 1"),
+        ('{"version": 1, "pipeline": "p", "start": "x", "waves": [{"at": 1, "kind": "meteor", "killed": 1}]}',
+         "waves[0].kind: expected one of"),
+        ('{"version": 1, "pipeline": "p", "start": "x", "waves": [{"at": "soon", "kind": "node_loss"}]}',
+         "waves[0].at: expected seconds"),
+    ],
+)  # fmt: skip
+def test_cli_malformed_schedule_is_a_one_line_error(tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    code, out, err = logscan_here(capsys, "replay", "--schedule", bad)
+    assert code == 2
+    assert out == "" and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_bad_usage(tables, tmp_path):
+    for args in (["replay"], ["replay", tmp_path], ["replay", tables, "--pipeline", "nope"],
+                 ["replay", tables, "--save-schedule", tmp_path / "a", "--schedule", tmp_path / "b"]):  # fmt: skip
+        r = logscan(*args)
+        assert (
+            r.returncode == 2
+            and r.stderr.startswith("logscan: error:")
+            and r.stderr.count("\n") == 1
+        ), (args, r.stderr)
+
+
+def test_cli_ray_backend_absent_or_present(tables, capsys):
+    try:
+        import zephyr_engine.backends.ray  # noqa: F401
+    except ImportError:
+        code, _, err = logscan_here(capsys, "replay", tables, "--backend", "ray")
+        assert code == 2 and "Ray backend is not part of this build" in err and err.count("\n") == 1
+    else:
+        r = logscan(
+            "replay", tables, "--backend", "ray", "--time-scale", "0.0005", "--workers", "8"
+        )
+        assert r.returncode == 0, r.stderr
