@@ -330,6 +330,20 @@ RULES: tuple[Rule, ...] = (
         ),
         subject=("process:{killed_pid}@{node_ip}", "task:{task_id}"),
     ),
+    Rule(
+        "raylet.oom_killing", "oom_kills", ("worker(s), kill details: ",),
+        r"Killing (?P<workers_killed>\d+) worker\(s\), kill details: ",
+        (
+            "[2026-11-30 08:59:09,301 I 691 691] (raylet) node_manager.cc:3199: Killing 1 worker(s), kill details: Memory on the node (IP: 192.0.2.2, ID: 38eebfa64213c274cad9369350a27b4b30da192b04419b131091529d) was 2.26GB used / 23.54GB limit (0.095903)",
+            "[2026-11-30 08:59:12,540 I 691 691] (raylet) node_manager.cc:3199: Killing 2 worker(s), kill details: Memory on the node (IP: 10.0.0.5, ID: 38eebfa64213c274cad9369350a27b4b30da192b04419b131091529d) was 30.25GB used / 31.00GB limit (0.975624)",
+        ),
+        extra=(
+            rf"Memory on the node \(IP: (?P<node_ip>[\d.]+)(?:, ID: (?P<node_id>{NODE_ID}))?\)",
+            r"was (?P<used_gb>[\d.]+)GB used / (?P<limit_gb>[\d.]+)GB",
+            r"\bpid=(?P<killed_pid>\d+)",
+        ),
+        subject=("process:{killed_pid}@{node_ip}",),
+    ),
     # --- warnings --------------------------------------------------------------------------------
     Rule(
         "ray.object_store_args", "warnings", ("constructor arguments in the object store",),

@@ -1,0 +1,90 @@
+"""Real Ray output, not written by this project's synthesizer: every capture ingests without an
+error and gives exactly the findings it really holds (tests/data/ray/README.md says what each
+one holds; ../shared/samples/ray-2.60-faults/TRUTH.md for the shared sample)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zephyr_logscan.findings import diagnose
+from zephyr_logscan.ingest import ingest
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ray"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "ray-2.60-faults"
+
+# capture -> {part: the findings it holds, as (pattern, pipeline)}; "all" is every part at once.
+# None of these runs a zephyr pipeline: the only finding any of them holds is oom-kills' task
+# hog_thrice, OOM-killed three times (ZL08). The driver's copy of each kill splits the kill line
+# from the "Selected to kill: (... task name=...)" lines, so the driver log alone cannot tell
+# which task was killed: no finding there (a miss, never a false finding).
+CAPTURES = {
+    "oom-kills": {"all": [("ZL08", None)], "session": [("ZL08", None)], "driver.log": []},
+    "actor-faults": {"all": [], "session": [], "driver.log": []},
+    "raylet-sigkill": {"all": [], "session": [], "session-spot-node": [], "driver.log": []},
+}
+
+
+def patterns(inputs: list[Path], tmp_path) -> list[tuple]:
+    out = ingest([str(p) for p in inputs], tmp_path / "tables").out_dir
+    return sorted((f.pattern, f.pipeline) for f in diagnose(out))
+
+
+@pytest.mark.parametrize(
+    ("capture", "part"), [(c, p) for c, parts in CAPTURES.items() for p in parts]
+)
+def test_capture_holds_exactly_its_findings(capture, part, tmp_path):
+    folder = DATA / capture
+    inputs = sorted(
+        p for p in folder.iterdir() if p.name in CAPTURES[capture] or p.name == "driver.log"
+    )
+    if part != "all":
+        inputs = [folder / part]
+    assert all(p.exists() for p in inputs)
+    assert patterns(inputs, tmp_path) == CAPTURES[capture][part]
+
+
+@pytest.mark.parametrize("excerpt", sorted(p.name for p in (DATA / "public-issues").glob("*.log")))
+def test_public_issue_excerpt_gives_no_finding(excerpt, tmp_path):
+    """Log text users posted in public issues (links in public-issues/README.md): node deaths of
+    other clusters, OOM summaries, an ActorDiedError, two zephyr heartbeat failures; none is a
+    zephyr incident pattern."""
+    assert patterns([DATA / "public-issues" / excerpt], tmp_path) == []
+
+
+@pytest.mark.parametrize("part", ["driver.log", "session1_logs"])
+def test_shared_ray_260_sample_gives_no_finding(part, tmp_path):
+    """The shared real Ray 2.60 capture (TRUTH.md): actor kills, a name collision, one OOM kill,
+    one node loss; no zephyr pipeline."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared sample not found at {SHARED}")
+    assert patterns([SHARED / part], tmp_path) == []
+
+
+def test_one_node_loss_is_one_happening_at_the_gcs_time(tmp_path):
+    """raylet-sigkill: the driver banner (its time borrowed from the line before), the event file
+    and three GCS lines report one node death; it happened when the GCS says."""
+    import polars as pl
+
+    from zephyr_logscan.findings import happenings
+
+    folder = DATA / "raylet-sigkill"
+    parts = [folder / "driver.log", folder / "session", folder / "session-spot-node"]
+    out = ingest([str(p) for p in parts], tmp_path / "t").out_dir
+    deaths = pl.read_parquet(out / "node_deaths.parquet")
+    assert deaths.height >= 4 and deaths["ts_inferred"].any()
+    (death,) = happenings(deaths, 120).iter_rows(named=True)
+    own = deaths.filter(~pl.col("ts_inferred"))["ts"].min()
+    assert death["ts"] == own and death["events"] == 1
+
+
+def test_each_oom_kill_is_one_happening(tmp_path):
+    """oom-kills: four kills (one of hog_once, three of hog_thrice), each reported by several
+    files, are four process subjects."""
+    import polars as pl
+
+    out = ingest([str(DATA / "oom-kills" / "session")], tmp_path / "t").out_dir
+    kills = pl.read_parquet(out / "oom_kills.parquet")
+    subjects = kills["subject"].drop_nulls()
+    assert subjects.n_unique() == 4 and len(subjects) > 4
