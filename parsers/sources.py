@@ -110,8 +110,26 @@ class CountingReader(io.RawIOBase):
         return out + data if out else data
 
 
-def open_raw(path: Path | None) -> CountingReader:
-    """The stored bytes of a file, FIFO or stdin (``None``)."""
+class _Range:
+    """The bytes ``[start, end)`` of a plain file (a range of a parallel ingest)."""
+
+    def __init__(self, fh, start: int, end: int):
+        fh.seek(start)
+        self.fh, self.left = fh, end - start
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        block = self.fh.read(size) if size > 0 else b""
+        self.left -= len(block)
+        return block
+
+    def close(self):
+        self.fh.close()
+
+
+def open_raw(path: Path | None, start: int = 0, end: int | None = None) -> CountingReader:
+    """The stored bytes of a file, FIFO or stdin (``None``); of a plain file, optionally only
+    the range ``[start, end)``."""
     if path is None:
         if sys.stdin is None:
             raise SourceError("stdin is closed: pipe a log into logscan or give a file")
@@ -121,7 +139,8 @@ def open_raw(path: Path | None) -> CountingReader:
             raise SourceError("stdin is closed: pipe a log into logscan or give a file") from None
         return CountingReader(sys.stdin.buffer)
     try:
-        return CountingReader(open(path, "rb"))  # noqa: SIM115 (closed by the reader)
+        fh = open(path, "rb")  # noqa: SIM115 (closed by the reader)
+        return CountingReader(fh if end is None else _Range(fh, start, end))
     except OSError as e:
         gone = e.errno == errno.ENOENT
         raise SourceError(
@@ -312,6 +331,10 @@ class Source:
     nul_runs: int = 0
     truncated_lines: int = 0
     truncated_bytes: int = 0
+    # A byte range [start, end) of a plain file, cut at a record start (parallel ingest); the
+    # counters then count the range, the checksum is the merge's.
+    start: int = 0
+    end: int | None = None
     _hash: object = field(default_factory=hashlib.sha256, repr=False)
 
     @property
@@ -328,14 +351,17 @@ class Source:
         """Yield blocks that end on a line break (the last may not), NUL bytes removed and giant
         lines capped; hashes what it reads. Raises SourceError, naming the input, on a read
         error, a truncated or corrupt compressed stream, or content that is not text."""
-        raw = open_raw(self.path)
+        raw = open_raw(self.path, self.start, self.end)
         cutter, nuls, first = LineCutter(), NulCounter(), True
+        # A range is plain text by choice (compressed files are never split); the file's first
+        # block, in its first range, decides whether it is a text log.
+        blocks = decompressed(raw, size) if self.end is None else iter(lambda: raw.read(size), b"")
         try:
             try:
-                for block in decompressed(raw, size):
+                for block in blocks:
                     if first:
                         first = False
-                        why = text_verdict(block)
+                        why = text_verdict(block) if self.start == 0 else None
                         if why is not None:
                             raise SourceError(f"{self.label}: {why}", skippable=True, why=why)
                     self._hash.update(block)

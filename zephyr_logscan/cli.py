@@ -101,8 +101,12 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
         )
 
 
+def looks_like_ray_address(value: str) -> bool:
+    return value in ("auto", "local") or ":" in value
+
+
 @cli.command()
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option(
     "-o",
     "--output",
@@ -127,8 +131,25 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
     type=click.Path(dir_okay=False),
     help="Also write the HTML report here.",
 )
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Worker processes: files, and ranges of large files, are parsed in parallel "
+    "[default: the machine's cores].",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    metavar="[ADDRESS]",
+    help="Parse on a Ray cluster instead: auto (RAY_ADDRESS or this machine's cluster, the "
+    "default), local (a private instance here), HOST:PORT or ray://HOST:PORT. Inputs must be "
+    "on a path every node sees.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-def ingest(inputs, output, force, since, until, tz, report_file, quiet):
+def ingest(inputs, output, force, since, until, tz, report_file, jobs, ray_address, quiet):
     """Turn Ray/zephyr logs into typed Parquet tables and manifest.json.
 
     INPUTS are log files (plain, gzip, zstd, bzip2, xz), Ray session log folders, FIFOs or
@@ -140,7 +161,18 @@ def ingest(inputs, output, force, since, until, tz, report_file, quiet):
       logscan ingest /tmp/ray/session_latest/logs -o tables/
       zcat full_log.txt.gz | logscan ingest - -o tables/ --since 2026-02-21T12:50
       logscan ingest full_log.txt -o tables/ --report report.html
+      logscan ingest /shared/incident/*/logs -o tables/ --jobs 8
+      logscan ingest /shared/incident/*/logs -o tables/ --ray auto
     """
+    if ray_address is not None and not looks_like_ray_address(ray_address):
+        # `--ray logs/`: the value is the first input, the address the default one
+        inputs, ray_address = (ray_address, *inputs), "auto"
+    if not inputs:
+        raise click.UsageError("Missing argument 'INPUTS...'.")
+    if jobs is None:
+        from zephyr_logscan.parallel import default_jobs
+
+        jobs = default_jobs()
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -148,8 +180,9 @@ def ingest(inputs, output, force, since, until, tz, report_file, quiet):
     bar = Progress() if not quiet and sys.stderr.isatty() else None
     try:
         result = ingest_logs(
-            list(inputs), output, since=since, until=until, tz=zone, force=force, progress=bar
-        )
+            list(inputs), output, since=since, until=until, tz=zone, force=force, progress=bar,
+            jobs=jobs, ray_address=ray_address,
+        )  # fmt: skip
     except IngestError as e:
         raise click.UsageError(str(e)) from None
     except SourceError as e:

@@ -131,7 +131,11 @@ class Ingest:
         for table, rows in tables.items():
             self.rows[table] += rows.height
             self.events[table] += int(rows["repeat"].sum())
-            self.write(table, to_arrow(table, rows))
+            self.emit(table, rows)
+
+    def emit(self, table: str, rows: pl.DataFrame):
+        """One table's rows of a chunk -> the table's file (a parallel worker keeps them)."""
+        self.write(table, to_arrow(table, rows))
 
     def infer_time(self, recs: pl.DataFrame, state: FileState) -> pl.DataFrame:
         """A record without its own timestamp takes the nearest earlier one of the same file."""
@@ -213,7 +217,7 @@ class Ingest:
 
     # --- sources ---------------------------------------------------------------------------------
 
-    def source(self, src: Source, progress: Callable[[int], None]):
+    def source(self, src: Source, progress: Callable[[int], None]) -> FileState:
         state = FileState(self.tz)
         for chunk in src.chunks():
             progress(src.consumed)
@@ -226,6 +230,7 @@ class Ingest:
         progress(src.consumed)
         if not src.json_events:
             self.records(state.folder.close(), src.label, state)
+        return state
 
     @staticmethod
     def json_events(src: Source, chunk: bytes) -> pl.DataFrame:
@@ -319,6 +324,8 @@ def ingest(
     tz: tzinfo = UTC,
     progress: Callable[[int, int | None], None] | None = None,
     force: bool = False,
+    jobs: int = 1,
+    ray_address: str | None = None,
 ) -> IngestResult:
     """Read the logs and write ``out_dir/<table>.parquet`` and ``manifest.json``.
 
@@ -326,6 +333,9 @@ def ingest(
     output folder: see ``output.plan``). ``progress(done, total)`` gets the stored bytes read so
     far (compressed bytes for compressed inputs) and their total, None when an input is a pipe.
     ``force`` lets logscan write into a folder that holds other files too (replacing only its own).
+    ``jobs`` > 1 parses files, and ranges of large files, in that many worker processes;
+    ``ray_address`` runs the same parsing as Ray tasks (``zephyr_logscan.parallel``). The tables
+    are the same either way.
 
     >>> result = ingest(["full_log.txt"])              # -> full_log.txt.logscan/
     >>> result.manifest["tables"]["node_deaths"]["events"]
@@ -346,6 +356,7 @@ def ingest(
         with uninterrupted():
             output.start(target)
         job = Job(target, sources, skipped, progress, total, started)
+        job.jobs, job.ray_address = jobs, ray_address
         job.run = Ingest(target.work, str(tz), *window, gate=job.gate)
         threading.Thread(target=job, name="logscan-ingest", daemon=True).start()
         try:
@@ -381,6 +392,8 @@ class Job:
         self.done = threading.Event()
         self.manifest: dict | None = None
         self.error: BaseException | None = None
+        self.jobs, self.ray_address = 1, None
+        self.stoppers: list[Callable[[], None]] = []  # end the workers of a parallel run
 
     def __call__(self):
         try:
@@ -400,13 +413,16 @@ class Job:
     def cancel(self):
         with self.lock:
             self.cancelled = True
+            for stop in self.stoppers:
+                stop()
             output.discard(self.target)
 
     def body(self) -> dict:
         run, target = self.run, self.target
         try:
             done_before, used = 0, []
-            for src in self.sources:
+            parallel = (self.jobs > 1 or self.ray_address) and all(s.seekable for s in self.sources)
+            for src in self.sources if not parallel else ():
 
                 def tick(n, base=done_before):
                     if self.cancelled:
@@ -424,6 +440,8 @@ class Job:
                 finally:
                     done_before += src.consumed
                 used.append(src)
+            if parallel:
+                used = self.parallel()
             run.finish()
             manifest = build_manifest(run, used, self.skipped, time.perf_counter() - self.started)
             with self.gate():
@@ -436,6 +454,27 @@ class Job:
         except BaseException:
             self.abandon()
             raise
+
+    def parallel(self) -> list[Source]:
+        """The sources parsed by worker processes or Ray tasks and merged here, in order."""
+        from zephyr_logscan import parallel
+
+        def tick(n):
+            if self.cancelled:
+                raise Cancelled
+            if self.progress:
+                self.progress(n, self.total)
+
+        run = self.run
+        how = (
+            (parallel.run_ray, self.ray_address)
+            if self.ray_address
+            else (parallel.run_local, self.jobs)
+        )
+        return how[0](
+            run, self.sources, how[1], run.tz, run.since, run.until, tick, self.skipped,
+            self.stoppers,
+        )  # fmt: skip
 
     def abandon(self):
         self.run.abandon()

@@ -1,0 +1,239 @@
+"""Parallel ingest (``--jobs``): the same tables as the sequential run, row for row.
+
+The folder and file tests run real worker processes; the property test runs the same parts in
+this process (``parallel.run_inline``) so that hundreds of random cuts stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parsers.ranges import certain_starts
+from parsers.sources import Source
+from zephyr_logscan import parallel
+from zephyr_logscan.ingest import ingest
+
+SESSION = "samples/ray-2.60-faults/session1_logs"
+
+
+def assert_same_tables(seq: Path, par: Path):
+    """Manifests equal but for timing; every table equal in every column, in order."""
+    a = json.loads((seq / "manifest.json").read_text())
+    b = json.loads((par / "manifest.json").read_text())
+    for m in (a, b):
+        m.pop("seconds"), m.pop("created")
+    assert a == b
+    for table in a["tables"]:
+        x = pl.read_parquet(seq / f"{table}.parquet")
+        y = pl.read_parquet(par / f"{table}.parquet")
+        assert x.schema == y.schema, table
+        assert x.equals(y), table
+
+
+def both(inputs, tmp_path, **kw) -> tuple[Path, Path]:
+    seq = ingest([str(i) for i in inputs], tmp_path / "seq").out_dir
+    par = ingest([str(i) for i in inputs], tmp_path / "par", jobs=2, **kw).out_dir
+    return seq, par
+
+
+# --- logs whose records straddle every cut --------------------------------------------------------
+
+
+def straddling_log(units: int, seed: int = 0) -> bytes:
+    """The driver names its pipeline once; then ERROR records with 20-line tracebacks and Ray
+    dedup suffixes (records that do not name a pipeline: they inherit it), worker records of
+    four processes (one names its own pipeline), and lines with a timestamp that is no time."""
+    out = [b"2026-02-20 21:40:00,000 INFO execution.py:1 -- Starting zephyr pipeline: straddle-a\n"]
+    out.append(
+        b"(pid=101, ip=10.0.0.1) 2026-02-20 21:40:00,500 INFO execution.py:2 -- "
+        b"Starting zephyr pipeline: straddle-b\n"
+    )
+    for i in range(units):
+        s, ms = divmod(i, 1000)
+        ts = f"2026-02-20 21:{41 + s // 60:02d}:{s % 60:02d},{ms:03d}".encode()
+        pid = 100 + (i + seed) % 4
+        prefix = f"(pid={pid}, ip=10.0.0.1) ".encode()
+        out.append(
+            ts + b" ERROR zephyr.execution:640 Coordinator loop crashed, aborting pipeline"
+            b" [repeated 3x across cluster]\n"
+        )
+        out.append(b"Traceback (most recent call last):\n")
+        for k in range(20):
+            out.append(f'  File "/app/step{k}.py", line {k + i}, in run\n'.encode())
+            if k % 7 == 3:
+                out.append(b"    raise_it() [repeated 2x across cluster]\n")
+        out.append(b"RuntimeError: boom\n")
+        out.append(
+            prefix + ts + b" WARNING zephyr.execution [w-1] Heartbeat failed (2/5): Socket closed"
+            b" [repeated 4x across cluster]\n"
+        )
+        out.append(prefix + b"Traceback (most recent call last):\n")
+        out.append(prefix + b'  File "/app/worker.py", line 3, in beat\n')
+        out.append(prefix + b"ConnectionError: Socket closed\n")
+        if i % 5 == 2:
+            out.append(
+                b"2026-13-45 99:99:99,000 INFO zephyr.execution:233 Coordinator initialized\n"
+            )
+    return b"".join(out)
+
+
+def cuts_inside_records(path: Path, parts: int) -> list[int]:
+    """The naive cut targets that fall inside a record (not on a certain record start)."""
+    body = path.read_bytes()
+    inside = []
+    for k in range(1, parts):
+        target = len(body) * k // parts
+        line_start = body.rfind(b"\n", 0, target) + 1
+        end = body.find(b"\n", target)
+        if line_start != target or not certain_starts(body[line_start : end + 1]):
+            inside.append(target)
+    return inside
+
+
+def test_straddling_tracebacks_and_dedup_suffixes_give_the_same_tables(tmp_path, monkeypatch):
+    log = tmp_path / "straddle.log"
+    log.write_bytes(straddling_log(400))
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 20_000)  # about 24 ranges across 2 workers
+    parts = parallel.plan([Source("straddle.log", log)], 2, "UTC")
+    assert len(parts) > 10
+    # every naive cut would split a record: the ranges moved each to the next record start
+    n = 2 * -(-log.stat().st_size // (2 * 20_000))
+    assert len(cuts_inside_records(log, n)) == n - 1
+    seq, par = both([log], tmp_path)
+    assert_same_tables(seq, par)
+    events = pl.read_parquet(par / "events.parquet")
+    # the carried pipeline reaches records far from the line that named it
+    driver = events.filter(pl.col("pid").is_null())
+    assert driver["pipeline"].null_count() == 0 and set(driver["pipeline"]) == {"straddle-a"}
+    worker = events.filter(pl.col("pid") == 101)
+    assert set(worker["pipeline"]) == {"straddle-b"} and worker["line"].max() > 5_000
+    assert int(events["repeat"].max()) == 4 and (events["lines"] > 20).any()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    units=st.integers(1, 60),
+    seed=st.integers(0, 3),
+    range_bytes=st.integers(200, 5_000),
+    crlf=st.booleans(),
+)
+def test_any_cut_gives_the_same_tables(
+    tmp_path_factory, monkeypatch, units, seed, range_bytes, crlf
+):
+    tmp = tmp_path_factory.mktemp("cut")
+    body = straddling_log(units, seed)
+    if crlf:
+        body = body.replace(b"\n", b"\r\n")
+    log = tmp / "log.txt"
+    log.write_bytes(body)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", range_bytes)
+    monkeypatch.setattr(parallel, "run_local", parallel.run_inline)
+    seq, par = both([log], tmp)
+    assert_same_tables(seq, par)
+
+
+# --- real worker processes ------------------------------------------------------------------------
+
+
+def test_synth_log_in_ranges_on_two_processes(small_log, tmp_path, monkeypatch):
+    path, _ = small_log
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 256_000)  # 3 MB: 12 ranges
+    seq, par = both([path], tmp_path)
+    assert_same_tables(seq, par)
+
+
+def test_session_folder_read_in_place(shared_dir, tmp_path):
+    folder = shared_dir / SESSION
+    seq, par = both([folder], tmp_path)
+    assert_same_tables(seq, par)
+    assert len(json.loads((par / "manifest.json").read_text())["inputs"]) > 100
+
+
+def test_several_inputs_mixed(small_log, shared_dir, tmp_path, monkeypatch):
+    path, _ = small_log
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 512_000)
+    seq, par = both([shared_dir / SESSION / "raylet.out", path, shared_dir / SESSION], tmp_path)
+    assert_same_tables(seq, par)
+
+
+def test_cli_jobs(small_log, tmp_path):
+    path, _ = small_log
+    cmd = [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(path), "-q"]
+    res = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "j2"), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "j1"), "--jobs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert_same_tables(tmp_path / "j1", tmp_path / "j2")
+    res = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "j0"), "--jobs", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--jobs" in res.stderr
+
+
+def test_interrupt_stops_every_worker(tmp_path):
+    """Ctrl-C on a parallel ingest: exit 130, no output folder, no worker process left."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    body = straddling_log(3000)
+    for k in range(8):  # eight tasks: both workers busy for a while
+        (logs / f"worker-{k}.out").write_bytes(body)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(logs), "-q", "-o", str(tmp_path / "out"), "--jobs", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    children: set[int] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(children) < 2:
+        children = set(_children(proc.pid))
+        time.sleep(0.1)
+    assert len(children) >= 2, "the workers never started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(c) for c in children):
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

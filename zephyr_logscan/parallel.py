@@ -1,0 +1,432 @@
+"""Ingest on every core here, or as Ray tasks on a cluster: parts parsed apart, merged in order.
+
+A part is a whole file, or a byte range of a large plain file cut where a record certainly
+starts (``parsers.ranges``). Workers (processes here, Ray tasks there) parse parts exactly as the
+single-process ingest parses a file and hand back Arrow tables plus what the merge needs; the
+main process writes them in input order, so the tables are the sequential run's, row for row:
+
+- ``line`` counts from the part's first line: the merge adds the lines of the ranges before it;
+- a record whose process named no pipeline yet within its range gets the pipeline that process
+  named last in the ranges before (the parser leaves ``pipeline`` null and keeps the process
+  key in a hidden ``_key`` column for this);
+- templates, counts and time bounds add up; template entries keep their first occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parsers.ranges import split_ranges
+from parsers.sources import Source, SourceError
+from parsers.tables import to_arrow
+from zephyr_logscan.ingest import MAX_TEMPLATES, Ingest
+
+RANGE_BYTES = 32 << 20  # a plain file of at least twice this is split into ranges near this size
+TASK_BYTES = 8 << 20  # small files are handed out together, up to about this many bytes a task
+KEY = "_key"  # hidden column: the process key of each row, dropped before writing
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --- parts ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """A whole input file, or the byte range ``[start, end)`` of one."""
+
+    source: int  # index in the run's sources
+    label: str
+    path: str
+    json_events: bool = False
+    start: int = 0
+    end: int | None = None  # None: the whole file
+    first: bool = True  # the file's first range (or the whole file)
+
+    @property
+    def size(self) -> int:
+        return (self.end if self.end is not None else Path(self.path).stat().st_size) - self.start
+
+
+def plan(sources: list[Source], jobs: int, tz: str, range_bytes: int | None = None) -> list[Part]:
+    """Every source as parts, in reading order. Plain files of ``2 * range_bytes`` or more are
+    split into a multiple of ``jobs`` ranges, so every worker gets an even share."""
+    range_bytes = range_bytes or RANGE_BYTES
+    parts: list[Part] = []
+    for k, src in enumerate(sources):
+        path = str(src.path)
+        size = src.path.stat().st_size
+        splittable = not src.json_events and not src.path.name.endswith((".gz", ".zst"))
+        if not splittable or size < 2 * range_bytes:
+            parts.append(Part(k, src.label, path, src.json_events))
+            continue
+        n = jobs * math.ceil(size / (jobs * range_bytes))
+        for i, (start, end) in enumerate(split_ranges(path, n, tz)):
+            parts.append(Part(k, src.label, path, False, start, end, first=i == 0))
+    return parts
+
+
+def tasks(parts: list[Part], task_bytes: int = TASK_BYTES) -> Iterator[list[Part]]:
+    """Consecutive parts grouped into tasks of about ``task_bytes`` (a range is a task alone)."""
+    group: list[Part] = []
+    size = 0
+    for part in parts:
+        if part.end is not None:
+            if group:
+                yield group
+                group, size = [], 0
+            yield [part]
+            continue
+        group.append(part)
+        size += part.size
+        if size >= task_bytes:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+# --- the worker side ------------------------------------------------------------------------------
+
+
+@dataclass
+class PartResult:
+    part: Part
+    tables: dict[str, pa.Table] = field(default_factory=dict)  # with the hidden _key column
+    rows: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    templates: dict[str, list] = field(default_factory=dict)
+    lines_total: int = 0
+    lines_unmatched: int = 0
+    lines_outside: int = 0
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+    process_pipeline: dict[str, str] = field(default_factory=dict)  # last named, per process
+    source: dict = field(default_factory=dict)  # the Source's counters after reading the part
+    error: tuple[str, bool, str] | None = None  # a SourceError: message, skippable, why
+
+
+class PartIngest(Ingest):
+    """The ingest of one part: the same parsing, tables kept (with their process key) instead
+    of written."""
+
+    def __init__(self, tz: str, since, until):
+        super().__init__(None, tz, since, until)
+        self.collected: dict[str, list[pa.Table]] = {}
+
+    def emit(self, table: str, rows: pl.DataFrame):
+        data = to_arrow(table, rows)
+        key = rows["key"] if "key" in rows.columns else pl.Series([None] * rows.height)
+        data = data.append_column(KEY, key.cast(pl.String).to_arrow().cast(pa.string()))
+        self.collected.setdefault(table, []).append(data)
+
+    def result(self, part: Part, src: Source, state) -> PartResult:
+        while self.pending:
+            self.pending.popleft().result()
+        self.writer_thread.shutdown()
+        return PartResult(
+            part=part,
+            tables={t: pa.concat_tables(ts) for t, ts in self.collected.items()},
+            rows=dict(self.rows),
+            events=dict(self.events),
+            templates=self.templates,
+            lines_total=self.lines_total,
+            lines_unmatched=self.lines_unmatched,
+            lines_outside=self.lines_outside,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            process_pipeline=state.process_pipeline if state is not None else {},
+            source=source_counters(src),
+        )
+
+
+def source_counters(src: Source) -> dict:
+    skip = {"label", "path", "json_events", "in_folder", "start", "end", "_hash"}
+    return {k: v for k, v in vars(src).items() if k not in skip}
+
+
+def parse_parts(parts: list[Part], tz: str, since, until) -> list[PartResult]:
+    """Parse each part on its own (the function a worker process or Ray task runs)."""
+    out = []
+    for part in parts:
+        src = Source(part.label, Path(part.path), json_events=part.json_events)
+        if part.end is not None:
+            src.start, src.end = part.start, part.end
+        run = PartIngest(tz, since, until)
+        try:
+            state = run.source(src, lambda n: None)
+        except SourceError as e:
+            run.abandon()
+            res = PartResult(part, source=source_counters(src))
+            res.error = (str(e), getattr(e, "skippable", False), getattr(e, "why", str(e)))
+            out.append(res)
+            continue
+        except BaseException:
+            run.abandon()
+            raise
+        out.append(run.result(part, src, state))
+    return out
+
+
+def _worker_init(threads: int):
+    # The main process turns Ctrl-C into a clean stop of the pool; workers must not die first.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Each worker is one of `jobs` processes: polars must not start a thread per core in each.
+    os.environ["POLARS_MAX_THREADS"] = str(threads)
+
+
+# --- the main side --------------------------------------------------------------------------------
+
+
+class Merge:
+    """Writes part results in input order and adds up what the manifest reports."""
+
+    def __init__(self, run: Ingest, sources: list[Source]):
+        self.run = run
+        self.sources = sources
+        self.line_offset = 0  # lines of the ranges before, in the current file
+        self.carried: dict[str, str] = {}  # the current file's process -> pipeline so far
+        self.hashers: dict[int, object] = {}
+
+    def add(self, res: PartResult):
+        part, run = res.part, self.run
+        if part.first:
+            self.line_offset, self.carried = 0, {}
+        for table, data in res.tables.items():
+            run.write(table, self.stitch(data))
+            run.rows[table] += res.rows.get(table, 0)
+            run.events[table] += res.events.get(table, 0)
+        for template, (n, events, file, line, sample) in res.templates.items():
+            entry = run.templates.get(template)
+            if entry is None:
+                if len(run.templates) >= MAX_TEMPLATES:
+                    entry = run.templates.setdefault(
+                        "<other templates>", [0, 0, file, line + self.line_offset, sample]
+                    )
+                else:
+                    entry = run.templates[template] = [
+                        0, 0, file, line + self.line_offset, sample,
+                    ]  # fmt: skip
+            entry[0] += n
+            entry[1] += events
+        run.lines_total += res.lines_total
+        run.lines_unmatched += res.lines_unmatched
+        run.lines_outside += res.lines_outside
+        for ts in (res.first_ts, res.last_ts):
+            if ts is not None:
+                run.first_ts = ts if run.first_ts is None else min(run.first_ts, ts)
+                run.last_ts = ts if run.last_ts is None else max(run.last_ts, ts)
+        self.carried.update(res.process_pipeline)
+        self.account(part, res.source)
+        self.line_offset += res.source.get("lines", 0)
+
+    def stitch(self, data: pa.Table) -> pa.Table:
+        """Line numbers counted from the file's start; pipelines carried in from earlier ranges."""
+        if self.line_offset:
+            i = data.schema.get_field_index("line")
+            data = data.set_column(i, "line", pc.add(data["line"], self.line_offset))
+        if self.carried and data.num_rows:
+            key = pl.from_arrow(data[KEY]).rename("key")
+            pipeline = pl.from_arrow(data["pipeline"]).rename("pipeline")
+            need = pipeline.is_null() & key.is_not_null()
+            if need.any():
+                fill = key.replace_strict(self.carried, default=None, return_dtype=pl.String)
+                filled = pl.select(
+                    pl.when(pl.lit(need)).then(pl.lit(fill)).otherwise(pl.lit(pipeline))
+                ).to_series()
+                i = data.schema.get_field_index("pipeline")
+                field_ = data.schema.field(i)
+                data = data.set_column(i, field_, filled.to_arrow().cast(field_.type))
+        return data.drop_columns([KEY])
+
+    def account(self, part: Part, counters: dict):
+        """The source's manifest figures: a whole part's as read; ranges add up, and the file's
+        checksum is taken here, over the whole file, in order."""
+        src = self.sources[part.source]
+        if part.end is None:
+            for k, v in counters.items():
+                setattr(src, k, v)
+            return
+        for k, v in counters.items():
+            if isinstance(v, int) and not isinstance(v, bool):
+                setattr(src, k, getattr(src, k) + v)
+        hasher = self.hashers.setdefault(part.source, hashlib.sha256())
+        with open(part.path, "rb") as fh:
+            fh.seek(part.start)
+            left = part.end - part.start
+            while left > 0:
+                block = fh.read(min(left, 16 << 20))
+                if not block:
+                    break
+                hasher.update(block)
+                left -= len(block)
+        if part.end >= Path(part.path).stat().st_size:
+            src.sha256 = hasher.hexdigest()
+
+
+def run_parts(
+    run: Ingest,
+    sources: list[Source],
+    parts: list[Part],
+    submit: Callable[[list[Part]], object],
+    wait: Callable[[object], list[PartResult]],
+    window: int,
+    progress: Callable[[int], None],
+    skipped: list[dict],
+) -> list[Source]:
+    """Hand out the tasks (at most ``window`` at a time), merge the results in order; returns
+    the sources read (an unreadable file inside a folder is skipped, as in the sequential run)."""
+    merge = Merge(run, sources)
+    pending: deque = deque()
+    todo = tasks(parts)
+    failed: set[int] = set()
+    done = 0
+    for group in todo:
+        pending.append(submit(group))
+        if len(pending) >= window:
+            break
+    while pending:
+        results = wait(pending.popleft())
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(submit(nxt))
+        for res in results:
+            k = res.part.source
+            if k in failed:
+                continue
+            if res.error is not None:
+                message, skippable, why = res.error
+                if not (sources[k].in_folder and skippable):
+                    raise SourceError(message, skippable, why)
+                failed.add(k)
+                skipped.append({"path": sources[k].label, "why": why})
+                continue
+            merge.add(res)
+            done += res.part.size
+            progress(done)
+    return [s for k, s in enumerate(sources) if k not in failed]
+
+
+def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
+    """The parts on ``jobs`` worker processes of this machine."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    parts = plan(sources, jobs, tz)
+    # spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock.
+    # A worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=mp.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(max(1, default_jobs() // jobs),),
+    )
+
+    def stop():
+        processes = list((pool._processes or {}).values())  # no public way before Python 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(5)
+
+    stoppers.append(stop)  # a stop signal ends the workers at once, from the main thread
+    try:
+        used = run_parts(
+            run, sources, parts,
+            submit=lambda group: pool.submit(parse_parts, group, tz, since, until),
+            wait=lambda future: future.result(),
+            window=2 * jobs, progress=progress, skipped=skipped,
+        )  # fmt: skip
+    except BaseException:
+        stop()
+        raise
+    pool.shutdown()
+    return used
+
+
+def run_inline(run, sources, jobs, tz, since, until, progress, skipped, stoppers=()):
+    """The same parts, parsed one after the other in this process (debugging, and the tests of
+    the cutting and stitching without process start-up)."""
+    parts = plan(sources, jobs, tz)
+    return run_parts(
+        run, sources, parts,
+        submit=lambda group: parse_parts(group, tz, since, until),
+        wait=lambda results: results,
+        window=1, progress=progress, skipped=skipped,
+    )  # fmt: skip
+
+
+def run_ray(run, sources, address, tz, since, until, progress, skipped, stoppers) -> list[Source]:
+    """The parts as Ray tasks, one CPU each; inputs must be on a path every node sees. Uses
+    the Ray session this process already has, else connects to ``address`` (and disconnects at
+    the end)."""
+    try:
+        import ray
+    except ImportError:
+        raise SourceError("--ray needs ray: pip install 'zephyr-logscan[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kwargs = {"include_dashboard": False} if address == "local" else {}
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise SourceError(
+                f"cannot reach a Ray cluster at {address!r}: {first_line(e)}"
+            ) from None
+        started = True
+    refs: deque = deque()
+
+    def stop():
+        for ref in list(refs):
+            ray.cancel(ref, force=True)
+
+    stoppers.append(stop)
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        parts = plan(sources, cpus, tz)
+        task = ray.remote(num_cpus=1, max_retries=2)(parse_parts)
+
+        def submit(group):
+            ref = task.remote(group, tz, since, until)
+            refs.append(ref)
+            return ref
+
+        def wait(ref):
+            result = ray.get(ref)
+            refs.remove(ref)
+            return result
+
+        return run_parts(
+            run, sources, parts, submit=submit, wait=wait,
+            window=2 * cpus, progress=progress, skipped=skipped,
+        )  # fmt: skip
+    except BaseException:
+        stop()
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
