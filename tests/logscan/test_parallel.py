@@ -207,7 +207,7 @@ def test_interrupt_stops_every_worker(tmp_path):
     )  # fmt: skip
     children: set[int] = set()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(children) < 2:
+    while time.monotonic() < deadline and len(children) < 2 and proc.poll() is None:
         children = set(_children(proc.pid))
         time.sleep(0.1)
     assert len(children) >= 2, "the workers never started"
@@ -224,11 +224,14 @@ def test_interrupt_stops_every_worker(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(c) for c in text.split()]
+    """Child processes of every thread of ``pid`` (the workers are started by the run's thread)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
 
 
 def _alive(pid: int) -> bool:
