@@ -23,11 +23,14 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/logscan synth -o demo/full_log.txt
-	$(BIN)/logscan ingest demo/full_log.txt -o demo/tables --report demo/report.html
+	$(BIN)/logscan ingest demo/full_log.txt -o demo/tables
 	@echo "demo: incident log   demo/full_log.txt"
-	@echo "demo: ground truth   demo/full_log.txt.truth.json"
+	@echo "demo: ground truth   demo/full_log.txt.truth.json and .schedule.json (the story as fault schedules)"
 	@echo "demo: tables         demo/tables/ (manifest.json + one Parquet file per table)"
 	@echo "demo: report         demo/report.html (open it in a browser; works offline)"
+	@echo "demo: replay         the incident's fault schedule, from the tables, against the corrected engine:"
+	$(BIN)/logscan replay demo/tables --save-schedule demo/incident.schedule.json
+	$(BIN)/logscan report demo/tables -o demo/report.html  # with the replay's outcome
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .

@@ -16,6 +16,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from reports import timeline as tl
+from reports.schedule import schedule_section
 
 KIND_STYLE = {"node death": ("x", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
               "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle", "#1f77b4")}  # fmt: skip
@@ -51,6 +52,7 @@ def render_report(
         plot_section("section-workers", "Workers over time", "plot-workers",
                      "Alive, dead and registered workers and completed shards per pipeline, from the coordinator's "
                      "status line. Red bands: no worker alive while work remained."),
+        schedule_section(t.folder),
         plot_section("section-events", "Events", "plot-events",
                      f"Events per {_duration(every)} (a record printed with [repeated Nx across cluster] counts N)."),
         plot_section("section-nodes", "Node lanes", "plot-nodes",

@@ -502,10 +502,18 @@ def replay(folder, pipeline, workers, time_scale, backend, as_json, save_schedul
         outcome = rp.run(p, backend)
     except (sc.ScheduleError, rp.ReplayError) as e:
         raise click.UsageError(str(e)) from None
+    doc = rp.as_dict(chosen, p, outcome)
     if as_json:
-        click.echo(json.dumps(rp.as_dict(chosen, p, outcome), indent=1, ensure_ascii=False))
+        click.echo(json.dumps(doc, indent=1, ensure_ascii=False))
     else:
         click.echo(rp.render(chosen, p, outcome))
+    if folder is not None and not schedule_file:  # the report of this folder shows the outcome
+        try:
+            rp.save_outcome(doc, Path(folder))
+        except OSError as e:
+            click.echo(
+                f"logscan: note: replay.json not written in {folder}: {e.strerror or e}", err=True
+            )
     if not outcome.ok:
         sys.exit(1)
 

@@ -29,6 +29,7 @@ import polars as pl
 from zephyr_logscan.schedule import (
     CLUSTER,
     Attempt,
+    Collision,
     OomKill,
     Registered,
     Schedule,
@@ -42,6 +43,7 @@ from zephyr_logscan.schedule import (
 BURST_GAP = 30.0  # seconds: failures closer than the heartbeat timeout are one episode
 NODE_LEAD = 60.0  # seconds: a node death this long before a burst explains it (timeout + spread)
 STALL_MIN = 60.0  # seconds: a status gap counts as a stall above this and 10x the usual interval
+DEATH_GAP = 5.0  # seconds: Ray's own death records are the deaths, not timeouts after them
 SAME_KILL = 10.0  # seconds: records of one OOM kill / one collision within this are one event
 FINAL = re.compile(r"failed after (\d+) attempts")
 TAKEN = re.compile(r"The name (\S+) .*?(?:is already taken|already exists)")
@@ -286,11 +288,11 @@ def _spans(t: dict, names: list[str]) -> dict[str, tuple[float, float]]:
     return {r["pipeline"]: (_t(r["a"]), _t(r["b"])) for r in agg.to_dicts()}
 
 
-def _bursts(times: list[float]) -> list[tuple[int, int]]:
-    """Index ranges of bursts: each time within BURST_GAP of the previous one."""
+def _bursts(times: list[float], gap: float = BURST_GAP) -> list[tuple[int, int]]:
+    """Index ranges of bursts: each time within ``gap`` of the previous one."""
     out, lo = [], 0
     for i in range(1, len(times) + 1):
-        if i == len(times) or times[i] - times[i - 1] > BURST_GAP:
+        if i == len(times) or times[i] - times[i - 1] > gap:
             if i > lo:
                 out.append((lo, i))
             lo = i
@@ -396,12 +398,12 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
     marks = sorted([(_t(r["ts"]), "p", r) for r in process] + [(_t(r["ts"]), "n", r) for r in deaths],
                    key=lambda m: m[0])  # fmt: skip
     times = [m[0] for m in marks]
-    for lo, hi in _bursts(times):
+    for lo, hi in _bursts(times, DEATH_GAP):
         group = marks[lo:hi]
         killed = sum(m[2]["repeat"] for m in group if m[1] == "p")
         nodes = [m for m in group if m[1] == "n"]
         first, last = group[0][0], group[-1][0]
-        back = [r for r in restarts if first - 1 <= _t(r["ts"]) <= last + BURST_GAP]
+        back = [r for r in restarts if first - 1 <= _t(r["ts"]) <= last + DEATH_GAP]
         returned = sum(r["repeat"] for r in back)
         s.waves.append(
             Wave(
@@ -421,6 +423,6 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
         n = r.get("actor_name")
         if n and n not in seen:
             seen[n] = _t(r["ts"])
-    s.collisions = list(seen)
+    s.collisions = [Collision(at - t0, n) for n, at in seen.items()]
     s.oom_kills = [OomKill(rel(r["ts"]), r.get("node_ip")) for r in ooms]
     return s

@@ -24,7 +24,9 @@ from parsers.tables import ALL_TABLES
 GENERATOR = "zephyr-logscan"  # the manifest's "generator": marks a folder logscan wrote
 MANIFEST = "manifest.json"
 PARTIAL = ".logscan-partial"  # inside a temporary folder: written by a run still under way
-OWN_FILES = frozenset({MANIFEST, "report.html", *(f"{t}.parquet" for t in ALL_TABLES)})
+OWN_FILES = frozenset(
+    {MANIFEST, "report.html", "replay.json", *(f"{t}.parquet" for t in ALL_TABLES)}
+)
 
 
 class OutputError(Exception):

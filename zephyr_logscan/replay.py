@@ -22,11 +22,13 @@ How each fault of the log is played:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from zephyr_engine import Dataset, ZephyrContext, ZephyrError
 from zephyr_engine import logs as zl
@@ -117,7 +119,7 @@ def plan(s: Schedule, workers: int | None = None, time_scale: float | None = Non
             ret = [j for j in hit if rep[j] in back]
         else:  # the log counts deaths without naming them: the first alive ones, in proportion
             alive = [j for j in range(n) if state[j]]
-            hit = alive[: min(len(alive), max(1, round(w.killed * n / log_workers)))]
+            hit = alive[: min(len(alive), round(w.killed * n / log_workers))]
             ret = hit[: round(len(hit) * w.returned / max(1, w.killed))]
         if w.kind == "false_death":  # declared dead while working: silence, not a kill
             faults.append(Fault(w.at * f, "silence", f"false deaths ({w.killed} workers)",
@@ -139,7 +141,14 @@ def plan(s: Schedule, workers: int | None = None, time_scale: float | None = Non
     last_scaled = max((x.at + x.seconds for x in faults), default=0.0)
     shards = max(n, min(s.shards or 4 * n, 4 * n))
     run_for = max(MIN_RUN, 1.25 * last_scaled)
-    expect = "exact output" if any(state) else "NoAliveWorkersError"
+    # What the guarantees call for: a new attempt (after a coordinator loss) has a fresh pool.
+    pool = [True] * n
+    for x in faults:
+        if x.kind == "kill_coordinator":
+            pool = [True] * n
+        for j in x.kill if x.kind == "kill_workers" else ():
+            pool[j] = False
+    expect = "exact output" if any(pool) else "NoAliveWorkersError"
     return Plan(
         s.pipeline, log_workers, n, s.shards, shards, run_for * n / shards, f, faults, expect
     )
@@ -505,7 +514,7 @@ def log_story(s: Schedule) -> list[str]:
         )
     events += [(o.at, f"OOM kill on {o.node_ip or 'a node'}") for o in s.oom_kills]
     events += [(x.at, f"status stalled {x.seconds:.0f}s") for x in s.status_stalls]
-    events += [(0.0, f"name collision on {n}") for n in s.collisions]
+    events += [(c.at, f"name collision on {c.name}") for c in s.collisions]
     lines = [f"{clock(at)} {what}" for at, what in sorted(events, key=lambda e: e[0])]
     tail = []
     ls = s.last_status
@@ -526,7 +535,7 @@ def log_story(s: Schedule) -> list[str]:
 def render(s: Schedule, p: Plan, o: Outcome | None) -> str:
     """The side-by-side text: what the log shows, what the engine did, and the verdict."""
     out = [
-        f"replay: {s.pipeline} · {s.workers} workers → {p.workers} · {p.log_shards} shards → {p.shards}"
+        f"replay: {s.pipeline} · {s.workers or '?'} workers → {p.workers} · {p.log_shards or '?'} shards → {p.shards}"
         f" · log time ×{p.time_scale:.4g} (last fault at {max((f.at for f in p.faults), default=0):.1f}s)"
     ]
     story = log_story(s)
@@ -572,6 +581,15 @@ def pick(schedules: dict[str, Schedule], pipeline: str | None) -> Schedule:
         schedules.values(),
         key=lambda s: (s.all_dead_since is not None, s.outcome == "failed", len(s.faults())),
     )
+
+
+def save_outcome(doc: dict, folder: Path) -> Path:
+    """Write ``replay.json`` into the ingest output ``folder`` (the report shows it)."""
+    path = folder / "replay.json"
+    tmp = folder / ".replay.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
 
 
 def as_dict(s: Schedule, p: Plan, o: Outcome | None) -> dict:

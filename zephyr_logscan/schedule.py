@@ -94,6 +94,12 @@ class OomKill:
 
 
 @dataclass
+class Collision:
+    at: float
+    name: str
+
+
+@dataclass
 class Stall:
     at: float
     seconds: float
@@ -123,7 +129,7 @@ class Schedule:
     oom_kills: list[OomKill] = field(default_factory=list)
     status_stalls: list[Stall] = field(default_factory=list)
     coordinator_losses: list[float] = field(default_factory=list)
-    collisions: list[str] = field(default_factory=list)
+    collisions: list[Collision] = field(default_factory=list)
     last_status: Status | None = None
     all_dead_since: float | None = None
     version: int = VERSION
@@ -136,7 +142,7 @@ class Schedule:
         out += [f"{w.kind} of {w.killed} at {w.at:.1f}s" for w in self.waves]
         out += [f"OOM kill at {k.at:.1f}s" for k in self.oom_kills]
         out += [f"status stalled {s.seconds:.0f}s at {s.at:.1f}s" for s in self.status_stalls]
-        out += [f"name collision on {n}" for n in self.collisions]
+        out += [f"name collision on {c.name} at {c.at:.1f}s" for c in self.collisions]
         return out
 
     def to_dict(self) -> dict:
@@ -200,7 +206,9 @@ def from_dict(doc: object, where: str = "schedule") -> Schedule:
     s.outcome = _choice(d, "outcome", where, OUTCOMES, default="open")
     s.coordinator_restarts = _times(d, "coordinator_restarts", where)
     s.coordinator_losses = _times(d, "coordinator_losses", where)
-    s.collisions = [_str({"name": x}, "name", w) for w, x in _raw_items(d, "collisions", where)]
+    s.collisions = [
+        Collision(_time(x, "at", w), _str(x, "name", w)) for w, x in _items(d, "collisions", where)
+    ]
     s.waves = [_wave(x, w, s.workers) for w, x in _items(d, "waves", where)]
     s.oom_kills = [
         OomKill(_time(x, "at", w), _str(x, "node_ip", w, optional=True))

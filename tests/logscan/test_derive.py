@@ -60,7 +60,7 @@ def test_real_ray_capture_gives_a_cluster_schedule(shared_dir, tmp_path):
     assert sum(w.killed for w in cluster.waves) == 13
     assert sum(w.nodes for w in cluster.waves) == 1
     assert len(cluster.coordinator_losses) == 1
-    assert sorted(cluster.collisions) == ["coordinator", "registry"]
+    assert sorted(c.name for c in cluster.collisions) == ["coordinator", "registry"]
     assert len(cluster.oom_kills) == 1
 
 
