@@ -318,7 +318,7 @@ def _waves(
             if i not in used_nodes and at - NODE_LEAD <= _t(d["ts"]) <= at
         ]
         used_nodes.update(i for i, _ in lead)
-        nodes = sum(d["repeat"] for _, d in lead)
+        nodes = _nodes([d for _, d in lead])
         until = starts[k + 1] if k + 1 < len(starts) else float("inf")
         back = [r for r in reregs if at < _t(r["ts"]) < until and number[r["worker_id"]] in workers]
         returned = sorted({number[r["worker_id"]] for r in back})
@@ -337,6 +337,12 @@ def _waves(
             )
         )
     return waves
+
+
+def _nodes(rows: list[dict]) -> int:
+    """Nodes lost: distinct node ids (one node is often reported by several sources), plus the
+    other nodes a deduplicated banner stands for (``[repeated Nx]`` names one node of N)."""
+    return len({r["node_id"] for r in rows}) + sum(r["repeat"] - 1 for r in rows)
 
 
 def _dedup(rows: list[dict], key: str = "node_id") -> list[dict]:
@@ -375,9 +381,15 @@ def _stalls(status: list[dict], rel) -> list[Stall]:
 def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
     """Faults no started pipeline owns: what a plain Ray log (no zephyr lines) shows."""
     deaths = [d for i, d in enumerate(_rows(t, "node_deaths")) if i not in used_nodes]
+    # Ray reports one death from several places; count each kind from one source: the GCS (own
+    # timestamps, one line per actor death, whether it restarts) when its log is there, else the
+    # driver's "A worker died" lines (their dedup count, times inferred, restarts unknown).
+    own = [d for d in deaths if not d["ts_inferred"]]
+    deaths = own or deaths
     actor = [r for r in _rows(t, "actor_deaths") if r["pipeline"] not in names]
-    process = [r for r in actor if r["rule"] in ("ray.worker_died", "ray.actor_died_system")]
-    restarts = [r for r in actor if r.get("will_restart")]
+    process = [r for r in actor if r["rule"] == "gcs.actor_failed"] or [
+        r for r in actor if r["rule"] in ("ray.worker_died", "ray.actor_died_system")
+    ]
     lost = _dedup(
         [
             r
@@ -402,18 +414,16 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
         group = marks[lo:hi]
         killed = sum(m[2]["repeat"] for m in group if m[1] == "p")
         nodes = [m for m in group if m[1] == "n"]
-        first, last = group[0][0], group[-1][0]
-        back = [r for r in restarts if first - 1 <= _t(r["ts"]) <= last + DEATH_GAP]
-        returned = sum(r["repeat"] for r in back)
+        back = [m for m in group if m[1] == "p" and m[2].get("will_restart")]
         s.waves.append(
             Wave(
-                at=first - t0,
+                at=group[0][0] - t0,
                 kind="node_loss" if nodes else "process_kill",
-                killed=max(killed, returned),
-                nodes=sum(m[2]["repeat"] for m in nodes),
+                killed=killed,
+                nodes=_nodes([m[2] for m in nodes]),
                 nodes_at=nodes[0][0] - t0 if nodes else None,
-                returned=returned,
-                returned_at=_t(back[0]["ts"]) - t0 if back else None,
+                returned=len(back),
+                returned_at=back[0][0] - t0 if back else None,
             )
         )
     s.workers = max([w.killed for w in s.waves], default=0)

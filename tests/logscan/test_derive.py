@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import pytest
 
 from tests.logscan.roundtrip import differences
@@ -67,3 +70,25 @@ def test_real_ray_capture_gives_a_cluster_schedule(shared_dir, tmp_path):
 def test_not_an_ingest_output(tmp_path):
     with pytest.raises(DeriveError, match="not an ingest output"):
         derive(tmp_path)
+
+
+def test_real_ray_capture_with_its_session_logs(shared_dir, tmp_path):
+    sample = shared_dir / "samples" / "ray-2.60-faults"
+    ingest([str(sample / "driver.log"), str(sample / "session1_logs")], str(tmp_path / "t"))
+    cluster = derive(tmp_path / "t")[sc.CLUSTER]
+    # TRUTH.md: wave 1 at 11:03:01 (4 kills), wave 2 at 11:03:08 (8 kills), all restarted; the
+    # GCS lines (own timestamps, one per actor death) count them, not the driver's dedup lines.
+    first, second = cluster.waves[:2]
+    assert (first.killed, first.returned, second.killed, second.returned) == (4, 4, 8, 8)
+    start = datetime.fromisoformat(cluster.start.replace("Z", "+00:00"))
+    assert (start + timedelta(seconds=first.at)).strftime("%H:%M:%S") == "11:03:01"
+    assert (start + timedelta(seconds=second.at)).strftime("%H:%M:%S") == "11:03:08"
+    assert len(cluster.coordinator_losses) == 1
+
+
+def test_raylet_sigkill_capture_is_one_node_loss(tmp_path):
+    capture = Path(__file__).resolve().parents[1] / "data" / "ray" / "raylet-sigkill"
+    ingest([str(capture)], str(tmp_path / "t"))
+    (wave,) = derive(tmp_path / "t")[sc.CLUSTER].waves
+    # README there: one node lost; two restartable actors and one that is not were on it.
+    assert (wave.kind, wave.nodes, wave.killed, wave.returned) == ("node_loss", 1, 3, 2)
