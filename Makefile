@@ -39,6 +39,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/parallel.py
 	$(BIN)/python bench/engine.py
 
 lint: $(STAMP)

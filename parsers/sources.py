@@ -364,7 +364,8 @@ class Source:
                         why = text_verdict(block) if self.start == 0 else None
                         if why is not None:
                             raise SourceError(f"{self.label}: {why}", skippable=True, why=why)
-                    self._hash.update(block)
+                    if self.end is None:  # a range's checksum would say nothing of the file
+                        self._hash.update(block)
                     self.bytes_read += len(block)
                     self.consumed = raw.consumed
                     whole = cutter.feed(nuls.strip(block))
@@ -391,7 +392,8 @@ class Source:
         rest = cutter.close()
         if rest:
             yield rest
-        self.sha256 = self._hash.hexdigest()
+        if self.end is None:
+            self.sha256 = self._hash.hexdigest()
 
     def _account(self, cutter: LineCutter, nuls: NulCounter):
         self.truncated_lines, self.truncated_bytes = cutter.truncated_lines, cutter.truncated_bytes

@@ -20,13 +20,13 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from parsers.ranges import split_ranges
 from parsers.sources import Source, SourceError
@@ -35,6 +35,7 @@ from zephyr_logscan.ingest import MAX_TEMPLATES, Ingest
 
 RANGE_BYTES = 32 << 20  # a plain file of at least twice this is split into ranges near this size
 TASK_BYTES = 8 << 20  # small files are handed out together, up to about this many bytes a task
+WRITE_ROWS = 65_536  # rows of a table gathered before the main process writes them
 KEY = "_key"  # hidden column: the process key of each row, dropped before writing
 
 
@@ -204,14 +205,17 @@ class Merge:
         self.sources = sources
         self.line_offset = 0  # lines of the ranges before, in the current file
         self.carried: dict[str, str] = {}  # the current file's process -> pipeline so far
-        self.hashers: dict[int, object] = {}
+        self.buffers: dict[str, list[pa.Table]] = {}
+        # The checksum of a file read in ranges: taken here, in a thread, while workers parse.
+        self.hasher = ThreadPoolExecutor(1, thread_name_prefix="logscan-sha256")
+        self.checksums: dict[int, Future] = {}
 
     def add(self, res: PartResult):
         part, run = res.part, self.run
         if part.first:
             self.line_offset, self.carried = 0, {}
         for table, data in res.tables.items():
-            run.write(table, self.stitch(data))
+            self.write(table, self.stitch(data))
             run.rows[table] += res.rows.get(table, 0)
             run.events[table] += res.events.get(table, 0)
         for template, (n, events, file, line, sample) in res.templates.items():
@@ -238,11 +242,24 @@ class Merge:
         self.account(part, res.source)
         self.line_offset += res.source.get("lines", 0)
 
+    def write(self, table: str, data: pa.Table):
+        """Small parts' rows are written together: fewer, fuller row groups."""
+        buffered = self.buffers.setdefault(table, [])
+        buffered.append(data)
+        if sum(t.num_rows for t in buffered) >= WRITE_ROWS:
+            self.flush(table)
+
+    def flush(self, table: str | None = None):
+        for name in [table] if table else list(self.buffers):
+            if self.buffers.get(name):
+                self.run.write(name, pa.concat_tables(self.buffers.pop(name)))
+
     def stitch(self, data: pa.Table) -> pa.Table:
         """Line numbers counted from the file's start; pipelines carried in from earlier ranges."""
         if self.line_offset:
             i = data.schema.get_field_index("line")
-            data = data.set_column(i, "line", pc.add(data["line"], self.line_offset))
+            line = (pl.from_arrow(data["line"]) + self.line_offset).to_arrow()
+            data = data.set_column(i, data.schema.field(i), line.cast(pa.int64()))
         if self.carried and data.num_rows:
             key = pl.from_arrow(data[KEY]).rename("key")
             pipeline = pl.from_arrow(data["pipeline"]).rename("pipeline")
@@ -259,7 +276,7 @@ class Merge:
 
     def account(self, part: Part, counters: dict):
         """The source's manifest figures: a whole part's as read; ranges add up, and the file's
-        checksum is taken here, over the whole file, in order."""
+        checksum is taken over the whole file."""
         src = self.sources[part.source]
         if part.end is None:
             for k, v in counters.items():
@@ -268,18 +285,21 @@ class Merge:
         for k, v in counters.items():
             if isinstance(v, int) and not isinstance(v, bool):
                 setattr(src, k, getattr(src, k) + v)
-        hasher = self.hashers.setdefault(part.source, hashlib.sha256())
-        with open(part.path, "rb") as fh:
-            fh.seek(part.start)
-            left = part.end - part.start
-            while left > 0:
-                block = fh.read(min(left, 16 << 20))
-                if not block:
-                    break
-                hasher.update(block)
-                left -= len(block)
+        if part.first:
+            self.checksums[part.source] = self.hasher.submit(sha256_of, part.path)
         if part.end >= Path(part.path).stat().st_size:
-            src.sha256 = hasher.hexdigest()
+            src.sha256 = self.checksums.pop(part.source).result()
+
+    def close(self):
+        self.hasher.shutdown(wait=False, cancel_futures=True)
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            digest.update(block)  # (releases the GIL: the merge goes on meanwhile)
+    return digest.hexdigest()
 
 
 def run_parts(
@@ -295,6 +315,13 @@ def run_parts(
     """Hand out the tasks (at most ``window`` at a time), merge the results in order; returns
     the sources read (an unreadable file inside a folder is skipped, as in the sequential run)."""
     merge = Merge(run, sources)
+    try:
+        return _run_parts(merge, sources, parts, submit, wait, window, progress, skipped)
+    finally:
+        merge.close()
+
+
+def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped) -> list[Source]:
     pending: deque = deque()
     todo = tasks(parts)
     failed: set[int] = set()
@@ -322,6 +349,7 @@ def run_parts(
             merge.add(res)
             done += res.part.size
             progress(done)
+    merge.flush()
     return [s for k, s in enumerate(sources) if k not in failed]
 
 
