@@ -314,7 +314,8 @@ RULES: tuple[Rule, ...] = (
             "(raylet) [2025-08-31 16:27:59,635 E 6656 6656] (raylet) node_manager.cc:3041: 1 Workers (tasks / actors) killed due to memory pressure (OOM), 0 Workers crashed due to other reasons at node (ID: 943d78b2b00257475fd3b30e72147db79e9a39df7d935968caf3a384, IP: 172.31.29.69) over the last time period.",
             "(raylet, ip=10.0.6.140) [2025-08-31 16:27:59,635 E 6656 6656] (raylet) node_manager.cc:3041: 3 Workers (tasks / actors) killed due to memory pressure (OOM), 1 Workers crashed due to other reasons at node (ID: 943d78b2b00257475fd3b30e72147db79e9a39df7d935968caf3a384, IP: 10.0.6.140) over the last time period.",
         ),
-        subject=("node:{node_id}",),
+        # no subject: a summary of the last period names no single kill; its copies share text and time
+
     ),
     Rule(
         "ray.oom_kill", "oom_kills", ("killed due to the node running low on memory",),

@@ -367,12 +367,23 @@ def preemption_wave(t, p) -> list[Finding]:
             continue
         pipeline = after["pipeline"].drop_nulls().mode().sort().to_list()
         out.append(_finding("ZL07", [wave, after], pipeline[0] if pipeline else None, nodes,
-            f"{nodes} nodes died in {(b - a).total_seconds() / 60:.1f} minutes, then {lost} workers missed "
-            "their heartbeats: a preemption wave took the worker pool.",
-            f"a preemption wave killed {nodes} nodes; {lost} workers lost"))  # fmt: skip
+            f"{nodes} nodes died in {(b - a).total_seconds() / 60:.1f} minutes, then workers missed their "
+            f"heartbeats {lost} times: a preemption wave took the worker pool.",
+            f"a preemption wave killed {nodes} nodes; {lost} heartbeat failures followed"))  # fmt: skip
     return out
 
 
+COMMON_COLS = [
+    "file",
+    "line",
+    "ts",
+    "ts_inferred",
+    "repeat",
+    "pipeline",
+    "rule",
+    "message",
+    "subject",
+]
 KILLED_WORK = r"task name=([^,\s)]+)|\(task ID: ([0-9a-f]+)|task_name=([^,\s)]+)"
 
 
@@ -390,11 +401,11 @@ def poison_shard(t, p) -> list[Finding]:
     # kills it sums up: it is a kill of its own only when no kill of a process is near it.
     procs = kills.filter(pl.col("subject").str.starts_with("process:"))
     gap = timedelta(seconds=p["witness_gap_s"])
-    summary = [
-        subject.startswith("node:") and procs.filter((pl.col("node_ip") == ip) & (pl.col("ts") >= ts - gap) & (pl.col("ts") <= ts)).height > 0
-        for subject, ip, ts in kills.select("subject", "node_ip", "ts").iter_rows()
+    summed_up = [
+        rule == "ray.oom_summary" and procs.filter((pl.col("node_ip") == ip) & (pl.col("ts") >= ts - gap) & (pl.col("ts") <= ts)).height > 0
+        for rule, ip, ts in kills.select("rule", "node_ip", "ts").iter_rows()
     ]  # fmt: skip
-    kills = kills.filter(~pl.Series(summary, dtype=pl.Boolean)) if kills.height else kills
+    kills = kills.filter(~pl.Series(summed_up, dtype=pl.Boolean)) if kills.height else kills
     for (work,), rows in kills.filter(pl.col("work").is_not_null()).group_by(
         "work", maintain_order=True
     ):
@@ -403,24 +414,26 @@ def poison_shard(t, p) -> list[Finding]:
                 f"Task {work} was killed by the memory monitor {rows.height} times: the same work keeps "
                 "getting killed; without a per-shard budget it loops forever.",
                 f"task {work} OOM-killed {rows.height} times"))  # fmt: skip
-    ends = pl.concat([
-        t["pipeline_attempts"].filter(pl.col("rule").is_in(["zephyr.attempt_failed", "zephyr.pipeline_failed"])).select("pipeline", "ts", "file", "line"),
-        t["actor_deaths"].select("pipeline", "ts", "file", "line"),
-    ]).filter(pl.col("pipeline").is_not_null() & pl.col("ts").is_not_null())  # fmt: skip
+    # An attempt's end (its failure, the pipeline's failure, an actor death) right after an OOM
+    # kill was ended by it; the failure line that names the OOM error is its own witness.
+    ends = happenings(pl.concat([
+        t["pipeline_attempts"].filter(pl.col("rule").is_in(["zephyr.attempt_failed", "zephyr.pipeline_failed"])).select(COMMON_COLS),
+        t["actor_deaths"].select(COMMON_COLS),
+    ]).filter(pl.col("pipeline").is_not_null()), p["witness_gap_s"])  # fmt: skip
     window = timedelta(seconds=p["kill_ends_attempt_s"])
-    kills = kills.with_row_index("k")
-    ended: dict[str, list[int]] = {}
-    for k, ts in kills.select("k", "ts").iter_rows():
-        after = ends.filter((pl.col("ts") >= ts) & (pl.col("ts") <= ts + window)).sort("ts")
-        if after.height:
-            ended.setdefault(after["pipeline"][0], []).append(k)
-    for pipeline, ks in ended.items():
-        rows = kills.filter(pl.col("k").is_in(ks))
-        if rows.height >= p["poison_kills"]:
-            out.append(_finding("ZL08", [rows], pipeline, rows.height,
-                f"{rows.height} of the pipeline's attempts each ended right after an OOM kill: the same "
+    for (pipeline,), rows in ends.group_by("pipeline", maintain_order=True):
+        ended, why = [], []
+        for ts in rows["ts"]:
+            before = kills.filter((pl.col("ts") >= ts - window) & (pl.col("ts") <= ts))
+            if before.height:
+                ended.append(ts)
+                why.append(before)
+        if len(ended) >= p["poison_kills"]:
+            by_kill = rows.filter(pl.col("ts").is_in(ended))
+            out.append(_finding("ZL08", [*why, by_kill], pipeline, len(ended),
+                f"{len(ended)} of the pipeline's attempts each ended right after an OOM kill: the same "
                 "work keeps getting killed; without a per-shard budget it loops forever.",
-                f"{rows.height} attempts ended by OOM kills"))  # fmt: skip
+                f"{len(ended)} attempts ended by OOM kills"))  # fmt: skip
     budget = t["events"].filter(
         pl.col("message").str.contains(r"Shard \d+ has (failed \d+ times|been in flight during)")
     )
