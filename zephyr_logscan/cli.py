@@ -333,12 +333,14 @@ def diagnose(folder, as_json, verify, fail_on, param_pairs):
                        f"{'s' if g.count > 1 else ''}, {g.start} .. {g.end}; {g.proof}")  # fmt: skip
             for f in g.findings:
                 where = ", ".join(f.evidence[:3]) + (" ..." if len(f.evidence) > 3 else "")
-                click.echo(f"  - {f.start} .. {f.end} ({f.events} events): {f.explanation}")
+                click.echo(
+                    f"  - {f.start} .. {f.end} ({summary.plural(f.events, 'event')}): {f.explanation}"
+                )
                 click.echo(f"    evidence: {where}")
                 if f.verified and not f.verified["ok"]:
                     click.echo(f"    scenario {f.pattern} FAILED: {f.verified['detail']}")
         click.echo(
-            f"diagnose: {len(found)} findings"
+            f"diagnose: {summary.plural(len(found), 'finding')}"
             + (" (none: no known pattern in these logs)" if not found else "")
         )
     if fail_on and any(fd.SEVERITY[f.severity] >= fd.SEVERITY[fail_on] for f in found):

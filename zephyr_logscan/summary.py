@@ -61,6 +61,10 @@ class Group:
         return f"verified: {'passed' if v['ok'] else 'FAILED'} in {v['seconds']:.1f} s"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _hm(iso: str) -> str:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%H:%M:%S")
 
@@ -96,7 +100,7 @@ def text(findings: list[Finding]) -> list[str]:
     critical = [g for g in critical_first(gs) if g.severity == "critical"]
     day = findings[0].start[:10]
     lines = [
-        f"Incident summary ({day}, UTC): {len(findings)} findings in {len(gs)} groups, "
+        f"Incident summary ({day}, UTC): {plural(len(findings), 'finding')} in {plural(len(gs), 'group')}, "
         f"{sum(g.count for g in critical)} critical"
     ]
     if critical:
