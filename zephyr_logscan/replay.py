@@ -127,9 +127,10 @@ def plan(s: Schedule, workers: int | None = None, time_scale: float | None = Non
             continue
         for j in hit:
             state[j] = j in ret
-        delay = max(0.05, ((w.returned_at or w.at) - w.at) * f)
+        died = _died(w)
+        delay = max(0.05, ((w.returned_at or died) - died) * f)
         what = f"{w.kind.replace('_', ' ')} ({_n(w.nodes, 'node') + ', ' if w.nodes else ''}{w.killed} workers, {w.returned} back)"
-        faults.append(Fault(w.at * f, "kill_workers", what, kill=[j for j in hit if j not in ret],
+        faults.append(Fault(died * f, "kill_workers", what, kill=[j for j in hit if j not in ret],
                             restart=ret, restart_after=delay))  # fmt: skip
     for k, o in enumerate(s.oom_kills):
         faults.append(Fault(o.at * f, "oom_kill", f"OOM kill on {o.node_ip or 'a node'}",
@@ -154,12 +155,18 @@ def plan(s: Schedule, workers: int | None = None, time_scale: float | None = Non
     )
 
 
+def _died(w) -> float:
+    """When a wave's workers died: their nodes' deaths when the log shows them, else the first
+    heartbeat failure (the engine then detects the deaths after its own, scaled, timeout)."""
+    return w.nodes_at if w.kind == "node_loss" and w.nodes_at is not None else w.at
+
+
 def _fault_times(s: Schedule) -> list[float]:
     return [
         *(a.at for a in s.attempts[1:]),
         *s.coordinator_restarts,
         *s.coordinator_losses,
-        *(w.at for w in s.waves),
+        *(_died(w) for w in s.waves),
         *(o.at for o in s.oom_kills),
         *(x.at + x.seconds for x in s.status_stalls),
     ]
@@ -510,7 +517,10 @@ def log_story(s: Schedule) -> list[str]:
         nodes = f"{_n(w.nodes, 'node')}, " if w.nodes else ""
         back = f", {w.returned} back" if w.returned else ", nobody came back"
         events.append(
-            (w.at, f"{w.kind.replace('_', ' ')} {i + 1} ({nodes}{_n(w.killed, 'worker')}{back})")
+            (
+                _died(w),
+                f"{w.kind.replace('_', ' ')} {i + 1} ({nodes}{_n(w.killed, 'worker')}{back})",
+            )
         )
     events += [(o.at, f"OOM kill on {o.node_ip or 'a node'}") for o in s.oom_kills]
     events += [(x.at, f"status stalled {x.seconds:.0f}s") for x in s.status_stalls]
