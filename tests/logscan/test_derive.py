@@ -30,7 +30,9 @@ def test_derive_equals_the_told_schedule(tmp_path, seed, size, workers):
     for name, schedule in told.items():
         assert differences(schedule.to_dict(), got[name].to_dict()) == [], name
     incident = got["tokenize-train-b160eb54"]
-    assert [w.kind for w in incident.waves][-2:] == ["node_loss", "node_loss"]
+    kinds = [w.kind for w in incident.waves]
+    # Startup heartbeat storms: the status line still counts those workers alive.
+    assert kinds[-2:] == ["node_loss", "node_loss"] and set(kinds[:-2]) == {"false_death"}
     assert incident.waves[-1].returned == 0 and incident.last_status.alive == 0
     assert [a.cause for a in incident.attempts] == ["coordinator_lost", "name_collision", None]
     assert len(incident.coordinator_restarts) == 1
@@ -92,3 +94,12 @@ def test_raylet_sigkill_capture_is_one_node_loss(tmp_path):
     (wave,) = derive(tmp_path / "t")[sc.CLUSTER].waves
     # README there: one node lost; two restartable actors and one that is not were on it.
     assert (wave.kind, wave.nodes, wave.killed, wave.returned) == ("node_loss", 1, 3, 2)
+
+
+def test_kill_kind_reads_the_status_line():
+    status = [(0.0, 64), (10.0, 64), (20.0, 40), (30.0, 64)]
+    assert sc.kill_kind(status, 5.0, 6.0, 64) == "false_death"  # 64 alive before and after
+    assert sc.kill_kind(status, 15.0, 16.0, 64) == "process_kill"  # 64 -> 40
+    assert sc.kill_kind([(20.0, 64)], 5.0, 6.0, 64) == "false_death"  # no status before: the pool
+    assert sc.kill_kind([(0.0, None), (20.0, None)], 5.0, 6.0, 64) == "process_kill"  # old wording
+    assert sc.kill_kind([(0.0, 64)], 5.0, 6.0, 64) == "process_kill"  # nothing after: unknown

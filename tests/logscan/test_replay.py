@@ -9,9 +9,11 @@ import concurrent.futures
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from zephyr_engine import NoAliveWorkersError
 from zephyr_logscan import replay as rp
 from zephyr_logscan import schedule as sc
 from zephyr_logscan.cli import main
@@ -175,3 +177,32 @@ def test_cli_ray_backend_absent_or_present(tables, capsys):
             "replay", tables, "--backend", "ray", "--time-scale", "0.0005", "--workers", "8"
         )
         assert r.returncode == 0, r.stderr
+
+
+def test_judge_catches_reused_names_and_a_false_no_alive_error():
+    p = rp.Plan(
+        "p",
+        4,
+        4,
+        16,
+        16,
+        0.1,
+        1.0,
+        [rp.Fault(0.0, "hold_name", "collision", name="zephyr-p-coord-0")],
+        "exact output",
+    )
+    player = SimpleNamespace(
+        names_by_attempt={0: ["a", "b"], 1: ["a", "c"]}, all_dead_at=None, steps=[]
+    )
+    reused = rp._judge(p, player, {"result": [1], "t": 1.0}, [1], 1.0, False, 10.0, {})
+    assert not reused.ok and not reused.names_fresh
+    player = SimpleNamespace(names_by_attempt={0: ["zephyr-p-coord-0"]}, all_dead_at=None, steps=[])
+    held = rp._judge(p, player, {"result": [1], "t": 1.0}, [1], 1.0, False, 10.0, {})
+    assert not held.names_fresh
+    player = SimpleNamespace(names_by_attempt={0: ["a"]}, all_dead_at=None, steps=[])
+    early = rp._judge(
+        p, player, {"error": NoAliveWorkersError("x"), "t": 1.0}, [1], 1.0, False, 10.0, {}
+    )
+    assert not early.ok and "left alive" in early.violations[0]
+    wrong = rp._judge(p, player, {"result": [2], "t": 1.0}, [1], 1.0, False, 10.0, {})
+    assert wrong.result == "wrong output" and not wrong.ok
