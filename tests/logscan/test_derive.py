@@ -103,3 +103,24 @@ def test_kill_kind_reads_the_status_line():
     assert sc.kill_kind([(20.0, 64)], 5.0, 6.0, 64) == "false_death"  # no status before: the pool
     assert sc.kill_kind([(0.0, None), (20.0, None)], 5.0, 6.0, 64) == "process_kill"  # old wording
     assert sc.kill_kind([(0.0, 64)], 5.0, 6.0, 64) == "process_kill"  # nothing after: unknown
+
+
+def test_status_stall_from_a_hand_written_log(tmp_path):
+    """A status line that stops for 5 minutes with work left, then resumes, is a stall."""
+    from zephyr_engine import logs as zl
+
+    def line(sec: int, msg: str) -> str:
+        return f"(_RayActorHost pid=7) 2026-03-01 10:{sec // 60:02d}:{sec % 60:02d},000 INFO zephyr.execution:341 {msg}"
+
+    name = "tokenize-x-1a2b3c4d"
+    rows = ["2026-03-01 10:00:00,000\tINFO execution.py:1121 -- " + zl.PIPELINE_START % (name, 0)]
+    rows += [line(1 + i, zl.REGISTERED % (zl.worker_name(name, i), i + 1)) for i in range(4)]
+    times = [10 + 5 * k for k in range(10)] + [360 + 5 * k for k in range(10)]
+    rows += [
+        line(s, zl.STATUS % ("stage0", k, 40, 4, 36 - k, 4, 4, 0)) for k, s in enumerate(times)
+    ]
+    (tmp_path / "log.txt").write_text("\n".join(rows) + "\n")
+    ingest([str(tmp_path / "log.txt")], str(tmp_path / "t"))
+    s = derive(tmp_path / "t")[name]
+    assert [(x.at, x.seconds) for x in s.status_stalls] == [(55.0, 305.0)]
+    assert s.workers == 4 and s.faults() == ["status stalled 305s at 55.0s"]

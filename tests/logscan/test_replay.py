@@ -206,3 +206,15 @@ def test_judge_catches_reused_names_and_a_false_no_alive_error():
     assert not early.ok and "left alive" in early.violations[0]
     wrong = rp._judge(p, player, {"result": [2], "t": 1.0}, [1], 1.0, False, 10.0, {})
     assert wrong.result == "wrong output" and not wrong.ok
+
+
+def test_a_status_stall_is_played_as_status_line_failures():
+    s = sc.Schedule(pipeline="p", start="2026-03-01T10:00:00.000Z", workers=4, shards=16,
+                    status_stalls=[sc.Stall(55.0, 305.0)])  # fmt: skip
+    p = rp.plan(s, time_scale=0.01)
+    assert [(f.kind, round(f.at, 2), round(f.seconds, 2)) for f in p.faults] == [
+        ("status_stall", 0.55, 3.05)
+    ]
+    o = within(DEADLINE, rp.run, p)
+    assert o.ok and o.result == "exact output", o.detail
+    assert o.engine_log["status failures"] > 0  # the loop went on through them
