@@ -22,6 +22,7 @@ How each fault of the log is played:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import threading
@@ -36,13 +37,18 @@ from zephyr_engine.errors import NoAliveWorkersError
 from zephyr_logscan.schedule import Schedule
 
 MAX_WORKERS = 64
+MAX_RAY_WORKERS = 8  # on Ray each worker is a process: the default stays small
 TARGET = 20.0  # replay seconds at which the last fault lands by default
+RAY_TARGET = 45.0  # on Ray: actors start and die in seconds, the faults need room between them
 MIN_RUN = 4.0  # replay seconds: the fault-free run lasts at least this
 ENGINE = {  # the engine's settings for a replay: every timeout in seconds, as the scenarios use
     "heartbeat_interval": 0.1, "heartbeat_timeout": 1.0, "no_workers_timeout": 2.0,
     "registration_timeout": 5.0, "retry_backoff": 0.05, "rpc_timeout": 2.0, "status_interval": 0.5,
     "max_execution_retries": 3,
 }  # fmt: skip
+# On Ray every actor is a process and every call crosses one: slower to start and to answer.
+RAY_ENGINE = {**ENGINE, "heartbeat_interval": 0.3, "heartbeat_timeout": 3.0, "no_workers_timeout": 5.0,
+              "registration_timeout": 60.0, "rpc_timeout": 10.0, "status_interval": 1.0}  # fmt: skip
 BACKENDS = ("local", "ray")
 
 
@@ -75,17 +81,24 @@ class Plan:
     expect: str  # what the guarantees call for: "exact output" or "NoAliveWorkersError"
 
 
-def plan(s: Schedule, workers: int | None = None, time_scale: float | None = None) -> Plan:
-    """Scale ``s`` for a replay of at most ``workers`` (64) workers and ``time_scale`` replay
-    seconds per log second (default: the last fault at ``TARGET`` seconds)."""
+def plan(
+    s: Schedule,
+    workers: int | None = None,
+    time_scale: float | None = None,
+    max_workers: int = MAX_WORKERS,
+    target: float = TARGET,
+) -> Plan:
+    """Scale ``s`` for a replay of ``workers`` workers (default: the log's, at most
+    ``max_workers``) and ``time_scale`` replay seconds per log second (default: the last fault
+    at ``TARGET`` seconds)."""
     log_workers = max(s.workers, 1)
     if workers is not None and workers < 1:
         raise ReplayError("--workers must be at least 1")
-    n = workers or min(log_workers, MAX_WORKERS)
+    n = workers or min(log_workers, max_workers)
     if time_scale is not None and not time_scale > 0:
         raise ReplayError("--time-scale must be a positive number")
     last = max(_fault_times(s), default=0.0)
-    f = time_scale or (min(1.0, TARGET / last) if last > 0 else 1.0)
+    f = time_scale or (min(1.0, target / last) if last > 0 else 1.0)
     rep = [j * log_workers // n for j in range(n)]  # the log's worker each replay worker follows
     faults: list[Fault] = []
 
@@ -123,7 +136,7 @@ def plan(s: Schedule, workers: int | None = None, time_scale: float | None = Non
             ret = hit[: round(len(hit) * w.returned / max(1, w.killed))]
         if w.kind == "false_death":  # declared dead while working: silence, not a kill
             faults.append(Fault(w.at * f, "silence", f"false deaths ({w.killed} workers)",
-                                restart=hit, seconds=2 * ENGINE["heartbeat_timeout"]))  # fmt: skip
+                                restart=hit, seconds=2.0))  # fmt: skip
             continue
         for j in hit:
             state[j] = j in ret
@@ -222,12 +235,14 @@ def run(p: Plan, backend: str = "local", deadline: float | None = None) -> Outco
     ds, want = dataset(p.shards, p.work)
     name = p.pipeline if p.pipeline[0].isalnum() else "cluster"
     bound = deadline or (p.work * p.shards / p.workers + max((f.at for f in p.faults), default=0)
-                         + sum(f.restart_after + f.seconds for f in p.faults) + 30.0)  # fmt: skip
+                         + sum(f.restart_after + f.seconds for f in p.faults) + 30.0
+                         + (90.0 if backend == "ray" else 0.0))  # fmt: skip
     counts = _LogCounter()
-    ctx = ZephyrContext(backend=engine_backend, max_workers=p.workers, name=name, **ENGINE)
+    engine = RAY_ENGINE if backend == "ray" else ENGINE
+    ctx = ZephyrContext(backend=engine_backend, max_workers=p.workers, name=name, **engine)
     player = _Player(ctx, p)
     ctx.hooks["on_attempt"] = player.on_attempt
-    ctx.hooks["status_fault"] = player.status_fault
+    ctx.hooks["status_fault"] = player.stalls
     box: dict = {}
 
     def execute():
@@ -252,7 +267,10 @@ def run(p: Plan, backend: str = "local", deadline: float | None = None) -> Outco
     for cleanup in (ctx.shutdown, engine_backend.shutdown):
         with contextlib.suppress(Exception):  # a failed cleanup must not hide the outcome
             cleanup()
-    return _judge(p, player, box, want, seconds, hung, bound, counts.counts)
+    return _judge(p, player, box, want, seconds, hung, bound, counts.counts, engine)
+
+
+HOOKS = ("create_actor", "kill_actor", "state", "names", "pause_heartbeats", "shutdown")
 
 
 def _backend(kind: str):
@@ -266,10 +284,24 @@ def _backend(kind: str):
         raise ReplayError(
             "the Ray backend is not part of this build (zephyr_engine.backends.ray); use --backend local"
         ) from None
-    return ray_backend.RayBackend()
+    cls = getattr(ray_backend, "RayBackend", None)
+    missing = [h for h in HOOKS if cls is None or not hasattr(cls, h)]
+    if missing:
+        raise ReplayError(
+            f"the Ray backend lacks the fault hooks a replay needs: {', '.join(missing)}"
+        )
+    # A private local instance unless RAY_ADDRESS names a cluster; small CPU requests, so a
+    # replay's workers fit on a small machine.
+    accepted = inspect.signature(cls).parameters
+    wanted = {
+        "worker_cpus": 0.1,
+        "init_options": {"log_to_driver": False},
+    }  # the replay prints its own
+    options = {k: v for k, v in wanted.items() if k in accepted}
+    return cls(**options)
 
 
-def _judge(p, player, box, want, seconds, hung, bound, counts) -> Outcome:
+def _judge(p, player, box, want, seconds, hung, bound, counts, engine=ENGINE) -> Outcome:
     violations = []
     names = player.names_by_attempt
     seen: dict[str, int] = {}
@@ -293,7 +325,7 @@ def _judge(p, player, box, want, seconds, hung, bound, counts) -> Outcome:
             violations.append(f"untyped error {type(e).__name__}")
         if isinstance(e, NoAliveWorkersError):
             after = box["t"] - player.all_dead_at if player.all_dead_at else None
-            limit = ENGINE["heartbeat_timeout"] + ENGINE["no_workers_timeout"] + 5.0
+            limit = engine["heartbeat_timeout"] + engine["no_workers_timeout"] + 5.0
             if after is None:
                 violations.append("NoAliveWorkersError although workers were left alive")
             elif after > limit:
@@ -301,7 +333,7 @@ def _judge(p, player, box, want, seconds, hung, bound, counts) -> Outcome:
                     f"NoAliveWorkersError {after:.1f}s after the last death (bound {limit:.0f}s)"
                 )
             detail = (
-                f"{after:.1f}s after the last worker died (no_workers_timeout {ENGINE['no_workers_timeout']}s)"
+                f"{after:.1f}s after the last worker died (no_workers_timeout {engine['no_workers_timeout']}s)"
                 if after is not None
                 else detail
             )
@@ -326,7 +358,7 @@ class _Player:
         self.names_by_attempt: dict[int, list[str]] = {}
         self.steps: list[Step] = []
         self.stop_event = threading.Event()
-        self.stalls: list[tuple[float, float]] = []
+        self.stalls = _Stalls()
         self.all_dead_at: float | None = None
         self.t0 = 0.0
         self.thread: threading.Thread | None = None
@@ -344,16 +376,12 @@ class _Player:
                 )
         self.attempt_started.set()
 
-    def status_fault(self, coordinator):
-        now = self.now()
-        if any(a <= now <= b for a, b in self.stalls):
-            raise RuntimeError("status line stalled (replayed from the log)")
-
     def now(self) -> float:
         return time.monotonic() - self.t0
 
     def start(self, t0: float) -> None:
         self.t0 = t0
+        self.stalls.t0 = time.time()
         for f in self.p.faults:
             if f.kind == "hold_name":
                 self.backend.create_actor(_Held, f.name, max_restarts=-1)
@@ -361,7 +389,7 @@ class _Player:
                     Step(0.0, f.label, f"{f.name} held; the engine never asks for it")
                 )
             elif f.kind == "status_stall":
-                self.stalls.append((f.at, f.at + f.seconds))
+                self.stalls.windows.append((f.at, f.at + f.seconds))
         self.thread = threading.Thread(target=self._play, name="replay-faults", daemon=True)
         self.thread.start()
 
@@ -371,12 +399,16 @@ class _Player:
             self.thread.join(5)
 
     def _play(self) -> None:
+        # The log's clock starts when the first attempt's workers are up (on Ray that takes
+        # seconds: actors are processes); the faults keep their spacing from there.
+        if not self.attempt_started.wait(60) or not self._workers_up(60):
+            return
+        self.t0 = time.monotonic()
+        self.stalls.t0 = time.time()
         for f in self.p.faults:
             if f.kind == "hold_name":
                 continue
             if self.stop_event.wait(max(0.0, f.at - self.now())):
-                return
-            if not self.attempt_started.wait(10):
                 return
             if f.kind == "kill_coordinator":
                 self._kill_coordinator(f)
@@ -392,6 +424,17 @@ class _Player:
                         f"status line fails for {f.seconds:.1f}s; the loop goes on",
                     )
                 )
+
+    def _workers_up(self, seconds: float) -> bool:
+        with self.lock:
+            pipeline, attempt = self.attempt
+        names = [zl.worker_name(self.ctx.name, j, pipeline, attempt) for j in range(self.p.workers)]
+        give_up = time.monotonic() + seconds
+        while not self.stop_event.is_set() and time.monotonic() < give_up:
+            if all(self.backend.state(n) == "alive" for n in names):
+                return True
+            time.sleep(0.05)
+        return not self.stop_event.is_set()
 
     def _kill_coordinator(self, f: Fault) -> None:
         # Between attempts the coordinator is already gone: the loss hits the next attempt's.
@@ -452,6 +495,20 @@ class _Player:
             did += f", {len(f.restart)} restart after {f.restart_after:.2f}s"
         did += f" → {alive} alive"
         self.steps.append(Step(self.now(), f.label, did))
+
+
+@dataclass
+class _Stalls:
+    """The coordinator's status step fails inside these windows (replay seconds). Plain data and
+    wall-clock time, so it travels to a coordinator in another process (the Ray backend)."""
+
+    t0: float = 0.0
+    windows: list[tuple[float, float]] = field(default_factory=list)
+
+    def __call__(self, coordinator) -> None:
+        now = time.time() - self.t0
+        if any(a <= now <= b for a, b in self.windows):
+            raise RuntimeError("status line stalled (replayed from the log)")
 
 
 class _Held:
