@@ -358,7 +358,6 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    parts = plan(sources, jobs, tz)
     # spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock.
     # A worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
     pool = ProcessPoolExecutor(
@@ -367,17 +366,21 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
         initializer=_worker_init,
         initargs=(max(1, default_jobs() // jobs),),
     )
+    for _ in range(jobs):  # start every worker now: they import while the ranges are cut
+        pool.submit(int)
 
     def stop():
         processes = list((pool._processes or {}).values())  # no public way before Python 3.14
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in processes:
             proc.terminate()
-        for proc in processes:
-            proc.join(5)
+        # Wait for the pool's own thread to see them gone and release its queues: a pool left
+        # behind makes multiprocessing warn about leaked semaphores on stderr at exit.
+        pool.shutdown(wait=True)
 
     stoppers.append(stop)  # a stop signal ends the workers at once, from the main thread
     try:
+        parts = plan(sources, jobs, tz)
         used = run_parts(
             run, sources, parts,
             submit=lambda group: pool.submit(parse_parts, group, tz, since, until),
