@@ -136,7 +136,7 @@ def looks_like_ray_address(value: str) -> bool:
     "--jobs",
     type=click.IntRange(min=1),
     help="Worker processes: files, and ranges of large files, are parsed in parallel "
-    "[default: the machine's cores].",
+    "[default: the machine's cores for 16 MB of input or more, else 1].",
 )
 @click.option(
     "--ray",
@@ -169,10 +169,6 @@ def ingest(inputs, output, force, since, until, tz, report_file, jobs, ray_addre
         inputs, ray_address = (ray_address, *inputs), "auto"
     if not inputs:
         raise click.UsageError("Missing argument 'INPUTS...'.")
-    if jobs is None:
-        from zephyr_logscan.parallel import default_jobs
-
-        jobs = default_jobs()
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

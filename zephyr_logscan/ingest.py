@@ -324,7 +324,7 @@ def ingest(
     tz: tzinfo = UTC,
     progress: Callable[[int, int | None], None] | None = None,
     force: bool = False,
-    jobs: int = 1,
+    jobs: int | None = 1,
     ray_address: str | None = None,
 ) -> IngestResult:
     """Read the logs and write ``out_dir/<table>.parquet`` and ``manifest.json``.
@@ -333,7 +333,8 @@ def ingest(
     output folder: see ``output.plan``). ``progress(done, total)`` gets the stored bytes read so
     far (compressed bytes for compressed inputs) and their total, None when an input is a pipe.
     ``force`` lets logscan write into a folder that holds other files too (replacing only its own).
-    ``jobs`` > 1 parses files, and ranges of large files, in that many worker processes;
+    ``jobs`` > 1 parses files, and ranges of large files, in that many worker processes (None:
+    the machine's cores when the inputs hold ``parallel.AUTO_MIN_BYTES`` or more, else one);
     ``ray_address`` runs the same parsing as Ray tasks (``zephyr_logscan.parallel``). The tables
     are the same either way.
 
@@ -356,6 +357,10 @@ def ingest(
         with uninterrupted():
             output.start(target)
         job = Job(target, sources, skipped, progress, total, started)
+        if jobs is None:
+            from zephyr_logscan.parallel import auto_jobs
+
+            jobs = auto_jobs(sources)
         job.jobs, job.ray_address = jobs, ray_address
         job.run = Ingest(target.work, str(tz), *window, gate=job.gate)
         threading.Thread(target=job, name="logscan-ingest", daemon=True).start()

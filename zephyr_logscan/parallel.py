@@ -35,8 +35,16 @@ from zephyr_logscan.ingest import MAX_TEMPLATES, Ingest
 
 RANGE_BYTES = 32 << 20  # a plain file of at least twice this is split into ranges near this size
 TASK_BYTES = 8 << 20  # small files are handed out together, up to about this many bytes a task
+AUTO_MIN_BYTES = 16 << 20  # the default --jobs parses less input than this in one process
 WRITE_ROWS = 65_536  # rows of a table gathered before the main process writes them
 KEY = "_key"  # hidden column: the process key of each row, dropped before writing
+
+
+def auto_jobs(sources: list[Source]) -> int:
+    """The default ``--jobs``: every core, unless the input is too small to repay starting
+    worker processes (about half a second each)."""
+    size = sum(s.path.stat().st_size for s in sources if s.seekable)
+    return default_jobs() if size >= AUTO_MIN_BYTES else 1
 
 
 def default_jobs() -> int:

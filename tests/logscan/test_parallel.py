@@ -248,3 +248,15 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_default_jobs_use_every_core_only_for_input_worth_it(tmp_path):
+    small, big = tmp_path / "small.log", tmp_path / "big.log"
+    small.write_bytes(b"2026-02-20 21:40:00,000 INFO x.py:1 -- hello\n")
+    with open(big, "wb") as fh:
+        fh.truncate(parallel.AUTO_MIN_BYTES)  # only its size is looked at
+    assert parallel.auto_jobs([Source("small.log", small)]) == 1
+    assert parallel.auto_jobs([Source("small.log", small), Source("big.log", big)]) == (
+        parallel.default_jobs()
+    )
+    assert parallel.default_jobs() == len(os.sched_getaffinity(0))
