@@ -533,6 +533,10 @@ def main(argv=None):
         # threads still finishing a step and for the interpreter's teardown (~0.5 s).
         sys.stdout.flush()
         sys.stderr.flush()
+        if mp_util := sys.modules.get("multiprocessing.util"):
+            # What the skipped teardown would do for a parallel run: release the worker pool's
+            # semaphores (else multiprocessing's resource tracker prints a warning at exit).
+            mp_util._run_finalizers(0)
         os._exit(e.exit_code)
     except click.UsageError as e:
         hint = f" (see 'logscan {e.ctx.info_name} --help')" if e.ctx and e.ctx.parent else ""
