@@ -532,7 +532,7 @@ def zl08() -> tuple[bool, str]:
                                 (5, MemoryError, "max_shard_infra_failures")):  # fmt: skip
         with context(max_workers=4, **{budget: 3}) as ctx:
             ctx.hooks["fail_hook"] = _poison(shard, kind, runs)
-            outcome = _execute_within(ctx, squares(8, 0.01), 10.0)
+            outcome = execute_within(ctx, squares(8, 0.01), 10.0)
         if isinstance(outcome, ShardFailedError):
             oks.append(outcome.shard == shard and runs[shard] == 3)
             details.append(f"shard {shard} ({kind.__name__}): ShardFailedError({outcome.shard}) "
@@ -585,7 +585,7 @@ def zl10() -> tuple[bool, str]:
     with context(max_workers=4) as ctx:
         ctx.hooks["loop_fault"] = crash
         started = time.monotonic()
-        outcome = _execute_within(ctx, squares(16, 1.0), 10.0)
+        outcome = execute_within(ctx, squares(16, 1.0), 10.0)
         took = time.monotonic() - started
     ok2 = isinstance(outcome, ZephyrError) and "loop crashed" in str(outcome) and took < 5
     return ok1 and survived > 0 and noticed >= 1 and ok2, (
@@ -598,7 +598,7 @@ def zl11() -> tuple[bool, str]:
     """No worker can be scheduled: NoWorkersRegisteredError after the registration timeout."""
     with context(resources={"TPU": 4}, max_workers=4) as ctx:
         started = time.monotonic()
-        outcome = _execute_within(ctx, squares(4, 0.01), 15.0)
+        outcome = execute_within(ctx, squares(4, 0.01), 15.0)
         took = time.monotonic() - started
     ok = isinstance(outcome, NoWorkersRegisteredError) and "TPU" in str(outcome)
     return ok and took < FAST["registration_timeout"] + 5, f"{_describe(outcome)} after {took:.1f}s"
@@ -616,7 +616,7 @@ def zl12() -> tuple[bool, str]:
 
         ctx.hooks["on_attempt"] = lose_every
         started = time.monotonic()
-        outcome = _execute_within(ctx, squares(8, 0.5), 20.0)
+        outcome = execute_within(ctx, squares(8, 0.5), 20.0)
         took = time.monotonic() - started
     # The wait before retry k is at least backoff * 2**k (the attempt itself lasts ~0.1 s).
     waits = [b - a - 0.1 for a, b in zip(starts, starts[1:], strict=False)]
@@ -639,7 +639,7 @@ SCENARIOS = {
 }  # fmt: skip
 
 
-def _execute_within(ctx: ZephyrContext, ds: Dataset, seconds: float):
+def execute_within(ctx: ZephyrContext, ds: Dataset, seconds: float):
     """``ctx.execute(ds)``'s result or error, or ``TimeoutError`` if it neither returned nor
     raised within ``seconds`` (then ``ctx`` is shut down, which ends the run)."""
     box: dict = {}

@@ -136,3 +136,28 @@ def test_shared_values_are_read_lazily_inside_tasks(ctx):
         get_shared("vocab")  # not inside a task
     with pytest.raises(ShardFailedError, match="no shared value named 'nope'"):
         ctx.execute(Dataset.from_list([1]).map(lambda x: get_shared("nope")))
+
+
+@pytest.mark.parametrize(
+    "pattern, why",
+    [
+        ("out/all.jsonl", "distinct path"),  # every shard would write the same file
+        ("out/part-{total}.jsonl", "distinct path"),
+        ("out/{part}.jsonl", "cannot be formatted"),
+        ("out/{shard:q}.jsonl", "cannot be formatted"),
+    ],
+)
+def test_a_writer_pattern_without_one_path_per_shard_is_rejected_when_built(pattern, why):
+    with pytest.raises(ValueError, match=why):
+        Dataset.from_list(range(40), num_shards=4).write_jsonl(pattern)
+    with pytest.raises(ValueError, match=why):
+        Dataset.from_list(range(40), num_shards=4).write_parquet(pattern)
+
+
+def test_a_pattern_that_collides_only_at_the_real_shard_count_is_rejected_before_running():
+    ds = Dataset.from_list(range(40), num_shards=20).write_jsonl("out/p-{shard!s:.1}.jsonl")
+    with pytest.raises(ValueError, match="gives 10 distinct path"):
+        compute_plan(ds)
+    with ZephyrContext(max_workers=2) as c, pytest.raises(ValueError):
+        c.execute(ds)
+    assert c.backend.created == [], "no actor was created for a rejected pipeline"

@@ -267,11 +267,9 @@ class LocalBackend:
         self._start(actor)
 
     def _record_size(self, method: str, result) -> None:
+        """A reply that cannot be pickled fails its call, as it would on a real cluster."""
         buf = io.BytesIO()
-        try:
-            _SizingPickler(buf).dump(result)
-        except Exception:
-            return
+        _SizingPickler(buf).dump(result)
         with self._lock:
             sizes = self.reply_sizes
             if sizes is not None:

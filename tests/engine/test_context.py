@@ -1,0 +1,42 @@
+"""The driver never waits without a bound: a coordinator that stops answering is lost and the
+attempt retried; with ``stall_timeout``, a run without progress raises."""
+
+from __future__ import annotations
+
+import time
+
+from tests.engine.bounded import outcome_within
+from zephyr_engine import Dataset, ZephyrContext
+from zephyr_engine.errors import PipelineStalledError
+
+
+def test_a_partitioned_coordinator_is_lost_within_the_liveness_bound_and_the_retry_completes():
+    partitioned = []
+
+    def partition_first(c, pipeline, attempt):
+        if attempt == 0:
+            c.backend.partition(c.actors[0])  # alive, but nothing it answers arrives
+            partitioned.append(time.monotonic())
+
+    ds = Dataset.from_list(range(20), num_shards=4).map(lambda x: x + 1)
+    with ZephyrContext(max_workers=2, heartbeat_interval=0.1, liveness_timeout=1.5,
+                       retry_backoff=0.05, rpc_timeout=0.5) as ctx:  # fmt: skip
+        ctx.hooks["on_attempt"] = partition_first
+        outcome = outcome_within(ctx, ds, 30)
+    took = time.monotonic() - partitioned[0]
+    assert not isinstance(outcome, BaseException), outcome
+    assert outcome.results == [x + 1 for x in range(20)]
+    assert took < 1.5 + 5, f"the lost coordinator was noticed after {took:.1f}s"
+
+
+def test_no_progress_for_the_stall_timeout_raises():
+    def stuck(x):
+        time.sleep(4)
+        return x
+
+    with ZephyrContext(max_workers=1, heartbeat_interval=0.1, stall_timeout=1.0) as ctx:
+        started = time.monotonic()
+        outcome = outcome_within(ctx, Dataset.from_list([1]).map(stuck), 20)
+    assert isinstance(outcome, PipelineStalledError), outcome
+    assert "0/1 complete, 1 in-flight" in str(outcome)
+    assert time.monotonic() - started < 4

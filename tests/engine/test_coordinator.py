@@ -1,0 +1,45 @@
+"""The coordinator's acceptance of reports: stage-scoped, and a failed commit is a task error."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tests.engine.bounded import outcome_within, result_within
+from zephyr_engine import Dataset, ShardFailedError, ZephyrContext
+
+
+def fast(**kw) -> ZephyrContext:
+    return ZephyrContext(**{"heartbeat_interval": 0.1, "heartbeat_timeout": 2.0,
+                            "retry_backoff": 0.05, **kw})  # fmt: skip
+
+
+def test_a_late_duplicate_report_of_an_earlier_stage_is_dropped():
+    """Attempts restart at 0 every stage: a stage-0 report delayed past the RPC timeout, and
+    retried, lands while the same worker runs the same shard number with the same attempt in
+    stage 1. It must not be taken as stage 1's result."""
+
+    def slow(items, info):
+        time.sleep(0.3)
+        return [x * 10 for x in items]
+
+    ds = Dataset.from_list(range(8), num_shards=2).map(lambda x: x + 1).reshard(2).map_shard(slow)
+    with fast(max_workers=1) as clean:
+        want = result_within(clean, ds, 30).results
+    with fast(max_workers=1, rpc_timeout=0.2) as ctx:
+        ctx.hooks["on_attempt"] = lambda c, p, a: c.backend.delay_rpcs(
+            c.actors[0], 0.6, 1.0, methods=("report_result",)
+        )
+        result = result_within(ctx, ds, 30)
+    assert result.results == want, "an earlier stage's rows were taken as this stage's output"
+    assert result.counters.get("stale_other_stage", 0) >= 1, "no duplicate crossed a stage"
+
+
+def test_a_failed_commit_is_a_task_error_of_that_shard_and_leaves_no_temporary_file(tmp_path):
+    os.mkdir(tmp_path / "part-2.jsonl")  # a directory where shard 2's file must go
+    ds = Dataset.from_list(range(8), num_shards=4).write_jsonl(str(tmp_path / "part-{shard}.jsonl"))
+    with fast(max_workers=2, max_shard_failures=2) as ctx:
+        outcome = outcome_within(ctx, ds, 30)
+    assert isinstance(outcome, ShardFailedError), outcome
+    assert outcome.shard == 2 and "commit failed" in str(outcome)
+    assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
