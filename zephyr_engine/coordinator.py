@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from zephyr_engine import logs as zl
 from zephyr_engine.backends.base import current_actor
 from zephyr_engine.errors import (
+    CoordinatorLostError,
     NoAliveWorkersError,
     NoWorkersRegisteredError,
     ShardFailedError,
@@ -306,7 +307,7 @@ class Coordinator:
                 if self.fatal is not None:
                     raise self.fatal
                 if self.ctx.stopped.is_set():  # this incarnation was killed: its threads end
-                    raise ZephyrError("coordinator stopped")
+                    raise CoordinatorLostError(f"coordinator {self.name} stopped")
                 if self.completed >= self.total:
                     return
                 self._check_accounting()
@@ -347,16 +348,24 @@ class Coordinator:
             )
 
     def _check_accounting(self) -> None:
-        """Every shard is completed, queued or in flight; one that is none of these would be
-        waited for forever."""
+        """Every shard is completed, queued, or in flight to the worker incarnation that holds
+        it; any other shard would be waited for forever."""
         lost = self.total - self.completed - len(self.queue) - len(self.in_flight)
         if lost > 0:
             known = set(self.results) | set(self.queue) | set(self.in_flight)
             missing = sorted(set(range(self.total)) - known)[:10]
-            msg = (f"{lost} shard(s) of {self.stage.name} are neither completed, queued nor in "
-                   f"flight (shards {missing}): lost by the engine")  # fmt: skip
-            log.error(zl.COORDINATOR_ABORTED, msg)
-            raise ShardLostError(msg)
+            self._lost(f"{lost} shard(s) of {self.stage.name} are neither completed, queued nor "
+                       f"in flight (shards {missing})")  # fmt: skip
+        for shard, (worker_id, incarnation, _) in self.in_flight.items():
+            w = self.workers.get(worker_id)
+            if w is None or w.incarnation != incarnation or w.shard != shard:
+                self._lost(f"shard {shard} of {self.stage.name} is in flight to {worker_id} "
+                           f"(incarnation {incarnation}), which does not hold it")  # fmt: skip
+
+    def _lost(self, what: str) -> None:
+        msg = f"{what}: lost by the engine"
+        log.error(zl.COORDINATOR_ABORTED, msg)
+        raise ShardLostError(msg)
 
     def _idle_wait(self) -> None:
         self.changed.wait(0.05)  # releases the lock while it waits

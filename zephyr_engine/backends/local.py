@@ -8,7 +8,7 @@ It keeps Ray's semantics where the engine's correctness depends on them:
 - resources: an actor asking for a resource the backend does not have is never scheduled.
 
 Fault injection for tests and scenarios: ``kill_actor`` (with or without restart),
-``pause_heartbeats``, ``delay_rpcs`` and ``fail_rpcs`` for a while (optionally only some methods),
+``pause_heartbeats``, ``delay_rpcs`` and ``fail_rpcs`` and ``duplicate_rpcs`` for a while (optionally only some methods),
 ``partition`` (calls to the actor are never answered). Observation: ``history(name)`` (the states
 an actor went through) and, once ``record_reply_sizes()`` is on, ``reply_sizes`` (the largest
 pickled reply per method).
@@ -38,11 +38,18 @@ class _Faults:
     rpc_delay_methods: frozenset | None = None  # None: every method
     rpc_fail_until: float = 0.0
     rpc_fail_methods: frozenset | None = None
+    duplicate_after: float = 0.0
+    duplicate_until: float = 0.0
+    duplicate_methods: frozenset | None = None
     partitioned: bool = False
 
     def delay(self, method: str, now: float) -> float:
         hit = self.rpc_delay_methods is None or method in self.rpc_delay_methods
         return self.rpc_delay if hit and now < self.rpc_delay_until else 0.0
+
+    def duplicates(self, method: str, now: float) -> bool:
+        hit = self.duplicate_methods is None or method in self.duplicate_methods
+        return hit and now < self.duplicate_until
 
     def fails(self, method: str, now: float) -> bool:
         hit = self.rpc_fail_methods is None or method in self.rpc_fail_methods
@@ -185,6 +192,14 @@ class LocalBackend:
         f.rpc_fail_until = time.monotonic() + duration
         f.rpc_fail_methods = frozenset(methods) if methods is not None else None
 
+    def duplicate_rpcs(self, name: str, after: float, duration: float, methods=None) -> None:
+        """For ``duration`` seconds, every call (of ``methods`` only, if given) reaches the actor
+        twice: once now and once more ``after`` seconds later (a retransmission); the copy's
+        answer goes nowhere. With several callers this also reorders calls."""
+        f = self._faults(name)
+        f.duplicate_after, f.duplicate_until = after, time.monotonic() + duration
+        f.duplicate_methods = frozenset(methods) if methods is not None else None
+
     def partition(self, name: str) -> None:
         """The actor stays alive but nothing it answers reaches anyone: calls in flight and new
         calls never complete (a network partition, a wedged process)."""
@@ -275,7 +290,9 @@ class LocalBackend:
             if sizes is not None:
                 sizes[method] = max(sizes.get(method, 0), buf.tell())
 
-    def _call(self, name: str, method: str, args: tuple, kwargs: dict) -> Future:
+    def _call(
+        self, name: str, method: str, args: tuple, kwargs: dict, copy: bool = False
+    ) -> Future:
         fut: Future = Future()
         with self._lock:
             actor = self._actors.get(name)
@@ -295,6 +312,11 @@ class LocalBackend:
             if faults.partitioned:
                 return fut  # never answered
             delay = faults.delay(method, now)
+            if not copy and faults.duplicates(method, now):
+                again = threading.Timer(faults.duplicate_after, self._call,
+                                        args=(name, method, args, kwargs, True))  # fmt: skip
+                again.daemon = True
+                again.start()
             ctx, pool = actor.ctx, actor.pool
             if actor.state == "pending":  # infeasible: the call waits forever, as on Ray
                 return fut
