@@ -55,7 +55,7 @@ TITLES = {
 }  # fmt: skip
 FAST = {"heartbeat_interval": 0.1, "heartbeat_timeout": 1.0, "no_workers_timeout": 2.0,
         "registration_timeout": 2.0, "retry_backoff": 0.05, "rpc_timeout": 2.0, "status_interval": 0.5,
-        "liveness_timeout": 5.0, "stall_timeout": 5.0}  # fmt: skip
+        "liveness_timeout": 5.0, "stall_timeout": 5.0, "max_execution_retries": 1}  # fmt: skip
 # Hard deadline of each scenario (seconds): several times its normal run time on a busy machine.
 DEADLINES = {
     "ZL01": 40, "ZL02": 30, "ZL03": 30, "ZL04": 45, "ZL05": 45, "ZL06": 40,
@@ -176,15 +176,28 @@ def fault_free(ctx: ZephyrContext, ds: Dataset) -> list:
         return clean.execute(ds).results
 
 
-def run_expecting(ctx: ZephyrContext, ds: Dataset, want: list) -> tuple[bool, str, object]:
+# Fault-free outputs already computed in this process, by pipeline key; only a baseline that
+# matched the known answer is kept, so a run under a broken engine cannot poison it.
+_baselines: dict[tuple[str, str], list] = {}
+
+
+def run_expecting(
+    ctx: ZephyrContext, ds: Dataset, want: list, key: str | None = None
+) -> tuple[bool, str, object]:
     """Run ``ds`` with the faults armed on ``ctx``; ok when it equals the fault-free run (whose
-    rows, in any order, must be ``want``, the pipeline's known answer)."""
-    try:
-        baseline = fault_free(ctx, ds)
-    except ZephyrError as e:
-        return False, f"the fault-free run failed: {type(e).__name__}: {e}", None
-    if sorted(baseline, key=repr) != sorted(want, key=repr):
-        return False, "the fault-free run itself gave a wrong answer", None
+    rows, in any order, must be ``want``, the pipeline's known answer). ``key`` names the
+    pipeline when its fault-free output may be reused (same key, same rows in the same order)."""
+    cached = (_active.backend if _active else "local", key) if key is not None else None
+    baseline = _baselines.get(cached) if cached is not None else None
+    if baseline is None:
+        try:
+            baseline = fault_free(ctx, ds)
+        except ZephyrError as e:
+            return False, f"the fault-free run failed: {type(e).__name__}: {e}", None
+        if sorted(baseline, key=repr) != sorted(want, key=repr):
+            return False, "the fault-free run itself gave a wrong answer", None
+        if cached is not None:
+            _baselines[cached] = baseline
     try:
         result = ctx.execute(ds)
     except ZephyrError as e:
@@ -268,6 +281,8 @@ def zl01() -> tuple[bool, str]:
             bound = FAST["heartbeat_timeout"] + timeout + 5
             first = (took <= bound, f"NoAliveWorkersError {took:.1f}s after the last death "
                                     f"(bound {bound:.0f}s)")  # fmt: skip
+            if not first[0]:
+                return first
         except ZephyrError as e:
             return False, f"nothing comes back: wrong error: {type(e).__name__}: {e}"
     # Two dead spells of ~1 s each with a 1.5 s timeout: together 2 s, more than the timeout.
@@ -283,7 +298,7 @@ def zl01() -> tuple[bool, str]:
             later(2.6, everyone_dies)
 
         ctx.hooks["on_attempt"] = two_spells
-        ok, detail, result = run_expecting(ctx, squares(48, 0.3), expected(48))
+        ok, detail, result = run_expecting(ctx, squares(48, 0.3), expected(48), key="squares-48")
         spells = result.counters.get("all_dead_spells", 0) if result else "?"
         second = (ok and spells == 2, f"two all-dead spells: {detail}; {spells} spells observed")
     return first[0] and second[0], f"{first[1]}; {second[1]}"
@@ -303,7 +318,7 @@ def zl02() -> tuple[bool, str]:
                 later(0.3, lambda: c.backend.kill_actor(c.actors[0], restart=True))
 
         ctx.hooks["on_attempt"] = lose_first
-        ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16))
+        ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16), key="squares-16")
     names = [name for _, name in used]
     tags = [m.group(0) if (m := re.search(r"-p\d+-a\d+", n)) else n for n in names]
     fresh = len(set(names)) == len(names) and held not in names
@@ -326,7 +341,7 @@ def zl03() -> tuple[bool, str]:
                 later(0.3, lambda: c.backend.kill_actor(c.actors[0], restart=True))
 
         ctx.hooks["on_attempt"] = kill_coordinator
-        ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16))
+        ok, detail, _ = run_expecting(ctx, squares(16, 0.2), expected(16), key="squares-16")
         histories = {name: ctx.backend.history(name) for name in lost}
     restarted = [n for n, h in histories.items() if "restarting" in h or h.count("alive") > 1]
     states = [" -> ".join(h) for h in histories.values()]
@@ -335,7 +350,7 @@ def zl03() -> tuple[bool, str]:
     )
 
 
-def zl04(workers: int = 128) -> tuple[bool, str]:
+def zl04(workers: int = 96) -> tuple[bool, str]:
     """A registration storm, heartbeats that cannot get through, a shared value: every worker
     registers at once, and each registration gets through the first time; half of the workers
     send no heartbeat for the whole run while they keep pulling and reporting (any RPC proves a
@@ -353,9 +368,9 @@ def zl04(workers: int = 128) -> tuple[bool, str]:
                 silenced.append(name)
 
         ctx.hooks["on_attempt"] = silence
-        shards = workers * 4
+        shards = workers * 3
         ds = squares(shards, 1.0).map(lambda x: x + 0 * len(get_shared("tokenizer")))
-        ok, detail, result = run_expecting(ctx, ds, expected(shards))
+        ok, detail, result = run_expecting(ctx, ds, expected(shards), key=f"zl04-{shards}")
         false = result.counters.get("heartbeat_failures", 0) if result else None
         again = result.counters.get("reregistrations", 0) if result else None
         reply = (ctx.backend.reply_sizes or {}).get("pull_task", 0)
@@ -378,6 +393,8 @@ def zl05() -> tuple[bool, str]:
     reference = tempfile.mkdtemp(prefix="zl05-fault-free-")
     try:
         first = _zl05_restarts_and_straggler(out, reference)
+        if not first[0]:  # failed already: the second part would only take time
+            return first
         second = _zl05_late_duplicates()
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -470,7 +487,7 @@ def _zl05_late_duplicates() -> tuple[bool, str]:
             .reshard(2)
             .map_shard(slow)
         )
-        ok, detail, result = run_expecting(ctx, ds, [x * 10 for x in range(1, 9)])
+        ok, detail, result = run_expecting(ctx, ds, [x * 10 for x in range(1, 9)], key="zl05")
         crossed = result.counters.get("stale_other_stage", 0) if result else 0
     return ok and crossed >= 1, (
         f"late duplicate reports: {detail}; {crossed} duplicates from an earlier stage dropped"
@@ -489,7 +506,7 @@ def zl06() -> tuple[bool, str]:
             later(1.0, lambda: c.backend.fail_rpcs(name, 2.0, methods=("pull_task",)))  # restarts
 
         ctx.hooks["on_attempt"] = outage
-        ok, detail, result = run_expecting(ctx, squares(24, 0.3), expected(24))
+        ok, detail, result = run_expecting(ctx, squares(24, 0.3), expected(24), key="squares-24")
         rereg = result.counters.get("reregistrations", 0) if result else 0
         failed_pulls = seen.counts[zl.PULL_TASK_FAILED]
     return ok and rereg >= 1 and failed_pulls >= 1, (
@@ -509,7 +526,10 @@ def zl07(workers: int = 48) -> tuple[bool, str]:
             later(1.0, lambda: [c.backend.kill_actor(n, restart=True) for n in names])
 
         ctx.hooks["on_attempt"] = waves
-        ok, detail, result = run_expecting(ctx, squares(workers * 3, 0.3), expected(workers * 3))
+        shards = workers * 3
+        ok, detail, result = run_expecting(
+            ctx, squares(shards, 0.3), expected(shards), key=f"squares-{shards}"
+        )
         rereg = result.counters.get("reregistrations", 0) if result else 0
     return ok and rereg >= workers, (
         f"{detail}; {rereg} re-registrations after two waves of {workers} workers"
@@ -530,14 +550,15 @@ def zl08() -> tuple[bool, str]:
 
     with context(max_workers=4) as ctx:
         ctx.hooks["fail_hook"] = flaky
-        ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8))
-        oks.append(ok)
+        ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8), key="squares-8")
+        if not ok:
+            return False, f"a transient task error: {detail}"
         details.append(f"a transient task error: {detail}")
     for shard, kind, budget in ((3, ValueError, "max_shard_failures"),
                                 (5, MemoryError, "max_shard_infra_failures")):  # fmt: skip
         with context(max_workers=4, **{budget: 3}) as ctx:
             ctx.hooks["fail_hook"] = _poison(shard, kind, runs)
-            outcome = execute_within(ctx, squares(8, 0.01), 10.0)
+            outcome = execute_within(ctx, squares(8, 0.01), 6.0)
         if isinstance(outcome, ShardFailedError):
             oks.append(outcome.shard == shard and runs[shard] == 3)
             details.append(f"shard {shard} ({kind.__name__}): ShardFailedError({outcome.shard}) "
@@ -552,7 +573,7 @@ def zl08() -> tuple[bool, str]:
 def zl09() -> tuple[bool, str]:
     """Actors are created with small inline arguments: the coordinator is passed by name."""
     with context(max_workers=8) as ctx:
-        ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8))
+        ok, detail, _ = run_expecting(ctx, squares(8, 0.01), expected(8), key="squares-8")
         args = [(args, kwargs) for name, args, kwargs in ctx.backend.created if "-workers-" in name]
     plain = all(_plain(a) for a in args)
     kinds = sorted({type(a[0][0]).__name__ for a in args if a[0]})
@@ -577,9 +598,12 @@ def zl10() -> tuple[bool, str]:
         ctx.hooks["on_attempt"] = lambda c, p, a: later(
             0.5, lambda: c.backend.kill_actor(c.actors[1][0], restart=False)
         )
-        ok1, detail1, result = run_expecting(ctx, squares(12, 0.3), expected(12))
+        ok1, detail1, result = run_expecting(ctx, squares(12, 0.3), expected(12), key="squares-12")
         survived = result.counters.get("status_errors", 0) if result else 0
         noticed = result.counters.get("heartbeat_failures", 0) if result else 0
+    if not (ok1 and survived > 0 and noticed >= 1):
+        return False, (f"status line failing: {detail1} ({survived} failures survived, {noticed} "
+                       f"lost worker noticed)")  # fmt: skip
     ticks = {"n": 0}
 
     def crash(coordinator):
