@@ -19,7 +19,9 @@ def logscan(*args, stdin=None, user: str | None = None, timeout: float = 300, **
     """Run ``python -m zephyr_logscan ARGS``; ``user="nobody"`` runs it unprivileged."""
     cmd = [sys.executable, "-m", "zephyr_logscan", *map(str, args)]
     if user == "nobody" and os.geteuid() == 0:
-        cmd = NOBODY + cmd
+        # One process: worker processes start sys.executable again, and a virtual environment
+        # made by root may point at an interpreter under /root that uid 65534 cannot run.
+        cmd = NOBODY + cmd + (["--jobs", "1"] if args[0] == "ingest" else [])
     kw.setdefault("cwd", ROOT)
     return subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=timeout, **kw)
 
