@@ -103,11 +103,10 @@ def plan(
     faults: list[Fault] = []
 
     # The name an upstream retry reuses is held before the run: the engine must not need it.
-    for a in s.attempts:
-        if a.cause == "name_collision":
-            faults.append(
-                Fault(0.0, "hold_name", f"name collision on {a.collided}", name=a.collided)
-            )
+    held = [a.collided for a in s.attempts if a.cause == "name_collision" and a.collided]
+    held += [c.name for c in s.collisions]
+    for name in dict.fromkeys(held):
+        faults.append(Fault(0.0, "hold_name", f"name collision on {name}", name=name))
     # Coordinator losses: the first restart within the failed attempt, else the failure itself.
     ends = [a.at for a in s.attempts[1:]]
     for k, a in enumerate(s.attempts):
@@ -142,7 +141,7 @@ def plan(
             state[j] = j in ret
         died = _died(w)
         delay = max(0.05, ((w.returned_at or died) - died) * f)
-        what = f"{w.kind.replace('_', ' ')} ({_n(w.nodes, 'node') + ', ' if w.nodes else ''}{w.killed} workers, {w.returned} back)"
+        what = f"{w.kind.replace('_', ' ')} ({_n(w.nodes, 'node') + ', ' if w.nodes else ''}{_n(w.killed, 'worker')}, {w.returned} back)"
         faults.append(Fault(died * f, "kill_workers", what, kill=[j for j in hit if j not in ret],
                             restart=ret, restart_after=delay))  # fmt: skip
     for k, o in enumerate(s.oom_kills):
@@ -474,6 +473,10 @@ class _Player:
     def _kill_workers(self, f: Fault) -> None:
         with self.lock:
             pipeline, attempt = self.attempt
+        if f.kind == "oom_kill":  # the memory monitor kills a running worker: pick one alive
+            alive = [j for j in range(self.p.workers)
+                     if self.backend.state(zl.worker_name(self.ctx.name, j, pipeline, attempt)) == "alive"]  # fmt: skip
+            f = Fault(f.at, f.kind, f.label, restart=alive[:1], restart_after=f.restart_after)
         killed = 0
         for j in f.kill + f.restart:
             name = zl.worker_name(self.ctx.name, j, pipeline, attempt)
