@@ -529,14 +529,8 @@ def main(argv=None):
             cli.main(args=argv, prog_name="logscan", standalone_mode=False)
     except Interrupted as e:
         click.echo("logscan: interrupted", err=True)
-        # Everything of the run is cleaned up by now (parallel workers included); leave at once
-        # instead of waiting for threads still finishing a step and for the interpreter's
-        # teardown (~0.5 s). Only multiprocessing's finalizers run first: they release the
-        # worker pool's semaphores, which its resource tracker would otherwise report on stderr.
-        if "multiprocessing" in sys.modules:
-            import multiprocessing.util
-
-            multiprocessing.util._run_finalizers(0)
+        # Everything of the run is cleaned up by now; leave at once instead of waiting for
+        # threads still finishing a step and for the interpreter's teardown (~0.5 s).
         sys.stdout.flush()
         sys.stderr.flush()
         if mp_util := sys.modules.get("multiprocessing.util"):
