@@ -98,7 +98,8 @@ def text(findings: list[Finding]) -> list[str]:
     if not gs:
         return ["Incident summary: no known failure pattern in these logs."]
     critical = [g for g in critical_first(gs) if g.severity == "critical"]
-    day = findings[0].start[:10]
+    first, last = min(f.start for f in findings)[:10], max(f.end for f in findings)[:10]
+    day = first if first == last else f"{first} to {last}"
     lines = [
         f"Incident summary ({day}, UTC): {plural(len(findings), 'finding')} in {plural(len(gs), 'group')}, "
         f"{sum(g.count for g in critical)} critical"
