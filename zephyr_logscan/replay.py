@@ -309,7 +309,9 @@ def _judge(p, player, box, want, seconds, hung, bound, counts, engine=ENGINE) ->
         for n in group:
             if seen.setdefault(n, attempt) != attempt:
                 fresh = False
-    held = {f.name for f in p.faults if f.kind == "hold_name"}
+    held = {f.name for f in p.faults if f.kind == "hold_name"} - getattr(
+        player, "held_skipped", set()
+    )
     if any(n in held for g in names.values() for n in g):
         fresh = False
     if not fresh:
@@ -358,6 +360,7 @@ class _Player:
         self.steps: list[Step] = []
         self.stop_event = threading.Event()
         self.stalls = _Stalls()
+        self.held_skipped: set[str] = set()
         self.all_dead_at: float | None = None
         self.t0 = 0.0
         self.thread: threading.Thread | None = None
@@ -382,7 +385,14 @@ class _Player:
         self.t0 = t0
         self.stalls.t0 = time.time()
         for f in self.p.faults:
-            if f.kind == "hold_name":
+            if f.kind == "hold_name" and f.name.startswith(f"zephyr-{self.ctx.name}-p"):
+                # A log of this engine: the name is one of its own per-attempt names, which a
+                # retry never reuses; holding it would only test the first attempt's collision.
+                self.steps.append(
+                    Step(0.0, f.label, f"{f.name} is a per-attempt name of this engine: not held")
+                )
+                self.held_skipped.add(f.name)
+            elif f.kind == "hold_name":
                 self.backend.create_actor(_Held, f.name, max_restarts=-1)
                 self.steps.append(
                     Step(0.0, f.label, f"{f.name} held; the engine never asks for it")

@@ -220,3 +220,14 @@ def test_a_status_stall_is_played_as_status_line_failures():
     o = within(DEADLINE, rp.run, p)
     assert o.ok and o.result == "exact output", o.detail
     assert o.engine_log["status failures"] > 0  # the loop went on through them
+
+
+def test_a_collision_on_this_engines_own_name_is_not_held():
+    # A log written by this engine names its per-attempt actors; holding one would only make the
+    # first attempt collide. The replay says so and still checks that no name is reused.
+    s = sc.Schedule(pipeline="dedup-1a2b3c4d", start="2026-03-01T10:00:00.000Z", workers=4, shards=16,
+                    attempts=[sc.Attempt(0.0, "name_collision", "zephyr-dedup-1a2b3c4d-p0-a0-coord-0"),
+                              sc.Attempt(1.0)])  # fmt: skip
+    o = within(DEADLINE, rp.run, rp.plan(s, time_scale=1.0))
+    assert o.ok and o.names_fresh and o.result == "exact output", o.detail
+    assert any("not held" in st.did for st in o.steps)
