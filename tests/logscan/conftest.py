@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from zephyr_logscan.synth import SynthConfig, synthesize
+
 from .safety import can_run_unprivileged
+
+
+@pytest.fixture(scope="session")
+def tiny_log(tmp_path_factory):
+    """A 300 KB incident log: enough for the safety tests, which check files, not counts."""
+    path = tmp_path_factory.mktemp("tiny") / "app.log"
+    return path, synthesize(path, SynthConfig(size=300_000, workers=16, seed=3))
 
 
 @pytest.fixture

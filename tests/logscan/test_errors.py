@@ -15,10 +15,10 @@ from .safety import leftovers, logscan, manifest, one_line_error, snapshot
 
 
 @pytest.fixture
-def log(small_log, open_tmp) -> Path:
+def log(tiny_log, open_tmp) -> Path:
     """The small synth log where the unprivileged user can read it."""
     path = open_tmp / "app.log"
-    path.write_bytes(small_log[0].read_bytes())
+    path.write_bytes(tiny_log[0].read_bytes())
     path.chmod(0o644)
     return path
 

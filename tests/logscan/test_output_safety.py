@@ -12,9 +12,9 @@ from .safety import leftovers, logscan, manifest, one_line_error, snapshot
 
 
 @pytest.fixture
-def case(small_log, tmp_path):
+def case(tiny_log, tmp_path):
     """A working folder: app.log, a foreign file beside it, and logs/app.log."""
-    (tmp_path / "app.log").write_bytes(small_log[0].read_bytes())
+    (tmp_path / "app.log").write_bytes(tiny_log[0].read_bytes())
     (tmp_path / "notes.txt").write_text("my notes\n")
     (tmp_path / "logs").mkdir()
     shutil.copy(tmp_path / "app.log", tmp_path / "logs" / "app.log")
