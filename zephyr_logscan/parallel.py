@@ -319,30 +319,45 @@ def run_parts(
     window: int,
     progress: Callable[[int], None],
     skipped: list[dict],
+    ready: Callable[[object], bool] | None = None,
+    inline: Callable[[list[Part]], list[PartResult]] | None = None,
 ) -> list[Source]:
     """Hand out the tasks (at most ``window`` at a time), merge the results in order; returns
-    the sources read (an unreadable file inside a folder is skipped, as in the sequential run)."""
+    the sources read (an unreadable file inside a folder is skipped, as in the sequential run).
+
+    With ``inline``, this process is a worker too: while the oldest task is not ``ready`` and
+    the window is full, it parses the next task itself instead of waiting (it starts at once,
+    while the worker processes are still starting, and it saves starting one of them).
+    """
     merge = Merge(run, sources)
     try:
-        return _run_parts(merge, sources, parts, submit, wait, window, progress, skipped)
+        return _run_parts(
+            merge, sources, parts, submit, wait, window, progress, skipped, ready, inline
+        )
     finally:
         merge.close()
 
 
-def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped) -> list[Source]:
-    pending: deque = deque()
+def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped, ready, inline):
+    pending: deque = deque()  # (handle or results, parsed here?) in input order
     todo = tasks(parts)
+    nxt = next(todo, None)
+    out = 0  # tasks handed out and not yet merged
     failed: set[int] = set()
     done = 0
-    for group in todo:
-        pending.append(submit(group))
-        if len(pending) >= window:
-            break
-    while pending:
-        results = wait(pending.popleft())
-        nxt = next(todo, None)
-        if nxt is not None:
-            pending.append(submit(nxt))
+    while pending or nxt is not None:
+        while nxt is not None and out < window:
+            pending.append((submit(nxt), False))
+            out += 1
+            nxt = next(todo, None)
+        handle, here = pending[0]
+        if not here and nxt is not None and inline is not None and not ready(handle):
+            pending.append((inline(nxt), True))
+            nxt = next(todo, None)
+            continue
+        pending.popleft()
+        results = handle if here else wait(handle)
+        out -= 0 if here else 1
         for res in results:
             k = res.part.source
             if k in failed:
@@ -362,19 +377,21 @@ def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped) -
 
 
 def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
-    """The parts on ``jobs`` worker processes of this machine."""
+    """The parts on ``jobs`` processes of this machine: this one and ``jobs - 1`` workers."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock.
     # A worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
+    # This process parses too (run_parts, inline): jobs - 1 worker processes.
+    workers = max(1, jobs - 1)
     pool = ProcessPoolExecutor(
-        jobs,
+        workers,
         mp_context=mp.get_context("spawn"),
         initializer=_worker_init,
         initargs=(max(1, default_jobs() // jobs),),
     )
-    for _ in range(jobs):  # start every worker now: they import while the ranges are cut
+    for _ in range(workers):  # start every worker now: they import while the ranges are cut
         pool.submit(int)
 
     def stop():
@@ -393,7 +410,9 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
             run, sources, parts,
             submit=lambda group: pool.submit(parse_parts, group, tz, since, until),
             wait=lambda future: future.result(),
-            window=2 * jobs, progress=progress, skipped=skipped,
+            window=2 * workers, progress=progress, skipped=skipped,
+            ready=lambda future: future.done(),
+            inline=lambda group: parse_parts(group, tz, since, until),
         )  # fmt: skip
     except BaseException:
         stop()

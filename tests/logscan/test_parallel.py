@@ -204,7 +204,7 @@ def test_interrupt_stops_every_worker(tmp_path):
     for k in range(8):  # eight tasks: both workers busy for a while
         (logs / f"worker-{k}.out").write_bytes(body)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(logs), "-q", "-o", str(tmp_path / "out"), "--jobs", "2"],
+        [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(logs), "-q", "-o", str(tmp_path / "out"), "--jobs", "3"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     children: set[int] = set()
