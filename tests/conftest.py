@@ -38,3 +38,26 @@ def clean_log(tmp_path_factory):
 def full_log(tmp_path_factory):
     """The default 100 MB, 1,024-worker incident log (about 5 s to write)."""
     return _make(tmp_path_factory, "full")
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One private Ray cluster for every Ray test (its own ports and temp dir), stopped at the end;
+    this process is connected to it."""
+    pytest.importorskip("ray")
+    import os
+
+    import ray
+
+    from tests.ray_support import SYSTEM_CONFIG
+    from zephyr_engine.backends.ray_cluster import LocalRayCluster
+
+    os.environ.pop("RAY_ADDRESS", None)  # never someone else's cluster
+    cluster = LocalRayCluster(num_cpus=8, system_config=SYSTEM_CONFIG)
+    try:
+        ray.init(address=cluster.address, namespace="zephyr", logging_level="WARNING",
+                 log_to_driver=False)  # fmt: skip
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.stop()

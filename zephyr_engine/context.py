@@ -39,7 +39,6 @@ from zephyr_engine.errors import (
     PipelineFailedError,
     PipelineStalledError,
     RpcError,
-    ZephyrError,
 )
 from zephyr_engine.plan import compute_plan
 from zephyr_engine.worker import TMP_MARK, Worker
@@ -91,7 +90,9 @@ class ZephyrContext:
         if backend == "local":
             self.backend, self._owns_backend = LocalBackend(), True
         elif backend == "ray":
-            raise ZephyrError("the Ray backend is not part of this build yet; use backend='local'")
+            from zephyr_engine.backends.ray import RayBackend  # imports ray only when asked for
+
+            self.backend, self._owns_backend = RayBackend(address=address), True
         elif isinstance(backend, str):
             raise ValueError(f"unknown backend {backend!r} (use 'local' or a backend object)")
         else:
@@ -182,9 +183,11 @@ class ZephyrContext:
             **{k: v for k, v in self.hooks.items() if k in ("loop_fault", "status_fault")},
         }
         try:
+            # Each worker has at most two calls in flight (its poll or report, and its
+            # heartbeat); the driver's run_pipeline and probes take the rest.
             coordinator = self.backend.create_actor(
                 Coordinator, coord_name, args=(coord_name, config),
-                max_restarts=self.coordinator_max_restarts, max_concurrency=256,
+                max_restarts=self.coordinator_max_restarts, max_concurrency=2 * n + 8,
             )  # fmt: skip
             self._live.append(coord_name)
             worker_cfg = {k: self.config[k] for k in ("heartbeat_interval", "max_consecutive_failures",

@@ -199,6 +199,7 @@ class Coordinator:
         if n >= limit:
             msg = (f"Shard {shard} of {self.stage.name} has failed {n} times (max {limit}), last "
                    f"failure on worker {worker_id}: {last}")  # fmt: skip
+            log.error(zl.SHARD_TASK_BUDGET, shard, n, limit, worker_id)
             self._fail_shard(shard, msg)
         else:
             log.warning(
@@ -229,8 +230,8 @@ class Coordinator:
         return self.in_flight.get(shard) == (worker_id, incarnation, attempt)
 
     def _fail_shard(self, shard: int, msg: str) -> None:
-        """A shard spent its budget: the pipeline ends with an error naming it."""
-        log.error(msg)
+        """A shard spent its budget (logged in upstream's wording by the caller): the pipeline
+        ends with an error naming the shard and its stage."""
         self.fatal = ShardFailedError(msg, shard, self.stage.name)
 
     def _touch(self, worker_id: str, incarnation: int) -> str:
@@ -260,6 +261,7 @@ class Coordinator:
         if self._infra_budget_spent(n, limit):
             msg = (f"Shard {shard} of {self.stage.name} has been in flight during {n} infra failures "
                    f"(max {limit}); treating it as a deterministic crasher. Last failure on worker {worker_id} ({why}).")  # fmt: skip
+            log.error(zl.SHARD_INFRA_BUDGET, shard, n, limit, worker_id)
             self._fail_shard(shard, msg)
         else:
             self.queue.appendleft(shard)

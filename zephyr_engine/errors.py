@@ -24,6 +24,10 @@ class ActorAlreadyExistsError(InfrastructureError):
             f"The name {name} (namespace={namespace}) is already taken. Please use a different "
             f"name or get the existing actor using get_actor('{name}', namespace='{namespace}')"
         )
+        self.namespace = namespace
+
+    def __reduce__(self):  # errors cross process boundaries on the Ray backend
+        return type(self), (self.name, self.namespace)
 
 
 class ActorDiedError(ZephyrError):
@@ -50,6 +54,9 @@ class ShardFailedError(ZephyrError):
         self.stage = stage
         super().__init__(message)
 
+    def __reduce__(self):
+        return type(self), (self.args[0], self.shard, self.stage)
+
 
 class ShardLostError(ZephyrError):
     """A shard was neither completed, queued nor in flight: an engine bug, reported instead of a
@@ -69,5 +76,9 @@ class PipelineFailedError(ZephyrError):
 
     def __init__(self, pipeline: str, causes: list[BaseException]):
         self.causes = causes
+        self.pipeline = pipeline
         lines = "; ".join(f"attempt {i + 1}: {type(c).__name__}: {c}" for i, c in enumerate(causes))
         super().__init__(f"pipeline {pipeline} failed after {len(causes)} attempts: {lines}")
+
+    def __reduce__(self):
+        return type(self), (self.pipeline, self.causes)

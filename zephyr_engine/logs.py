@@ -48,6 +48,14 @@ COORDINATOR_ABORTED = "Coordinator aborted: %s"
 LOOP_CRASHED = "Coordinator loop crashed, aborting pipeline"
 REQUEUE_REMOVED = "Removed task %s from worker %s, re-queueing"
 REQUEUE_IN_FLIGHT = "Worker %s had an in-flight task, re-queuing"
+SHARD_TASK_BUDGET = (
+    "Shard %d has failed %d times (max %d), last failure on worker %s, aborting pipeline."
+)
+SHARD_INFRA_BUDGET = (
+    "Shard %d has been in flight during %d infra failures (max %d); treating as a deterministic "
+    "crasher (likely native SIGSEGV / OOM in shard code) and aborting pipeline. Last failure on "
+    "worker %s."
+)
 STALE_RESULT = "Ignoring stale result from worker %s for shard %d (attempt %d, current %d)"
 
 # Worker lifecycle (events only).

@@ -1,0 +1,142 @@
+"""The Ray backend on the session's private cluster: pipelines, shared values and chunks across
+processes, actor names and options, and no actor left behind however ``execute`` ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.ray_support import alive_actors, within
+from zephyr_engine import Dataset, ShardFailedError, ZephyrContext, get_shared
+from zephyr_engine.backends.ray import NAMESPACE, RayBackend
+
+pytestmark = pytest.mark.ray
+FAST = {"heartbeat_interval": 0.25, "heartbeat_timeout": 5.0, "registration_timeout": 60.0}
+
+
+@pytest.fixture
+def backend(ray_cluster):
+    b = RayBackend(address=ray_cluster.address, worker_cpus=0.05)
+    yield b
+    b.shutdown()
+
+
+def word_counts() -> Dataset:
+    words = ["ray", "zephyr", "shard", "ray", "worker", "ray", "zephyr"] * 5
+    return (
+        Dataset.from_list(words, num_shards=5)
+        .map(lambda w: (w, get_shared("weights")[w]))
+        .group_by(lambda kv: kv[0], lambda key, kvs: (key, sum(v for _, v in kvs)))
+    )
+
+
+def test_pipeline_with_shared_values_matches_the_local_backend(backend):
+    weights = {"ray": 1, "zephyr": 10, "shard": 100, "worker": 1000}
+
+    def run(ctx):
+        ctx.put("weights", weights)  # read by workers in other processes from chunk storage
+        return sorted(ctx.execute(word_counts()).results)
+
+    with ZephyrContext(max_workers=3) as local:
+        want = run(local)
+    with ZephyrContext(backend=backend, max_workers=3, name="shared", **FAST) as ctx:
+        got = within(120, run, ctx)
+        workers = [n for n, _, _ in backend.created if "-workers-" in n]
+    assert got == want == [("ray", 15), ("shard", 500), ("worker", 5000), ("zephyr", 100)]
+    assert workers == [f"zephyr-shared-p0-a0-workers-{i}" for i in range(3)]
+    assert alive_actors("zephyr-shared-") == []
+
+
+def test_actors_live_in_one_namespace_with_inline_constructor_arguments(backend):
+    import ray
+
+    with ZephyrContext(backend=backend, max_workers=2, name="opts", **FAST) as ctx:
+        ctx.hooks["on_attempt"] = lambda c, p, a: found.extend(
+            ray.get_actor(n, namespace=NAMESPACE) for n in ("zephyr-opts-p0-a0-coord-0",
+                                                             "zephyr-opts-p0-a0-workers-0")
+        )  # fmt: skip
+        found: list = []
+        within(120, ctx.execute, Dataset.from_list(range(4), num_shards=2).map(lambda x: x))
+    assert len(found) == 2
+    with pytest.raises(ValueError):  # not in the default namespace
+        ray.get_actor("zephyr-opts-p0-a0-coord-0")
+    for name, args, kwargs in backend.created:
+        if "-workers-" in name:  # the coordinator by name, a small config: inline, never a ref
+            assert isinstance(args[0], str) and args[0].endswith("-coord-0")
+            assert len(repr((args, kwargs))) < 2000
+
+
+def test_no_actor_left_behind_when_execute_raises(backend):
+    def poison(x):
+        raise ValueError("poison")
+
+    with ZephyrContext(backend=backend, max_workers=2, name="raises", **FAST) as ctx:
+        with pytest.raises(ShardFailedError):
+            within(120, ctx.execute, Dataset.from_list(range(4), num_shards=2).map(poison))
+        assert alive_actors("zephyr-raises-") == []  # released at once, not at shutdown
+
+
+DRIVER = """
+import sys, time
+from zephyr_engine import Dataset, ZephyrContext
+def slow(x):
+    time.sleep(60)
+    return x
+ctx = ZephyrContext(backend="ray", address=sys.argv[1], max_workers=2, name="interrupted",
+                    heartbeat_interval=0.25, registration_timeout=60)
+ctx.hooks["on_attempt"] = lambda c, p, a: print("started", flush=True)
+try:
+    ctx.execute(Dataset.from_list(range(4), num_shards=2).map(slow))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.stdin.readline()  # alive until the test has looked: a driver's exit would end its actors
+ctx.shutdown()
+"""
+
+
+def test_no_actor_left_behind_when_execute_is_interrupted(ray_cluster):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, ray_cluster.address], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        deadline = time.monotonic() + 60
+        while len(alive_actors("zephyr-interrupted-")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(alive_actors("zephyr-interrupted-")) == 3  # coordinator and two workers
+        proc.send_signal(signal.SIGINT)  # Ctrl-C in the driver, mid-run
+        assert within(60, proc.stdout.readline).strip() == "interrupted"
+        deadline = time.monotonic() + 30
+        while alive_actors("zephyr-interrupted-") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = alive_actors("zephyr-interrupted-")  # the driver still runs
+        proc.communicate("\n", timeout=60)
+    finally:
+        proc.kill()
+    assert left == []
+
+
+LOCAL_INSTANCE = """
+import ray
+from zephyr_engine import Dataset, ZephyrContext
+with ZephyrContext(backend="ray", max_workers=2, heartbeat_interval=0.25) as ctx:
+    print(ctx.execute(Dataset.from_list(range(10), num_shards=2).map(lambda x: x * 2).count()).results)
+    print(ray.get_runtime_context().gcs_address)
+print(ray.is_initialized())
+"""
+
+
+def test_ray_backend_starts_a_private_instance_when_none_is_named(ray_cluster, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    out = subprocess.run([sys.executable, "-c", LOCAL_INSTANCE], env=env, capture_output=True,
+                         text=True, timeout=180, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    count, address, still_up = out.stdout.strip().splitlines()[-3:]
+    assert count == "[10]"
+    assert address != ray_cluster.address.replace("127.0.0.1", address.split(":")[0])
+    assert still_up == "False"  # the instance it started is stopped with the context
