@@ -667,9 +667,8 @@ def zl07(workers: int | None = None) -> tuple[bool, str]:
 
             ctx.hooks["on_attempt"] = waves
             shards = workers * scaled(3, 6)
-            ok, detail, result = run_expecting(
-                ctx, squares(shards, scaled(0.3, 1.5)), expected(shards)
-            )
+            ds = squares(shards, scaled(0.3, 1.5))
+            ok, detail, result = run_expecting(ctx, ds, expected(shards), key=f"squares-{shards}")
     finally:
         if spot is not None:
             spot.stop()
