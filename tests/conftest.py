@@ -42,12 +42,10 @@ def full_log(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """One private Ray cluster for every Ray test (its own ports and temp dir), stopped at the end;
-    this process is connected to it."""
+    """One private Ray cluster for every Ray test (its own ports and temp dir), stopped at the end.
+    Tests that drive Ray from this process connect to it themselves (and disconnect)."""
     pytest.importorskip("ray")
     import os
-
-    import ray
 
     from tests.ray_support import SYSTEM_CONFIG
     from zephyr_engine.backends.ray_cluster import LocalRayCluster
@@ -55,9 +53,6 @@ def ray_cluster():
     os.environ.pop("RAY_ADDRESS", None)  # never someone else's cluster
     cluster = LocalRayCluster(num_cpus=8, system_config=SYSTEM_CONFIG)
     try:
-        ray.init(address=cluster.address, namespace="zephyr", logging_level="WARNING",
-                 log_to_driver=False)  # fmt: skip
         yield cluster
     finally:
-        ray.shutdown()
         cluster.stop()

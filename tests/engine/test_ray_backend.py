@@ -19,9 +19,22 @@ pytestmark = pytest.mark.ray
 FAST = {"heartbeat_interval": 0.25, "heartbeat_timeout": 5.0, "registration_timeout": 60.0}
 
 
+@pytest.fixture(scope="module")
+def connected(ray_cluster):
+    """This process as a driver of the session's cluster, for this module only."""
+    import ray
+
+    ray.init(address=ray_cluster.address, namespace=NAMESPACE, logging_level="WARNING",
+             log_to_driver=False)  # fmt: skip
+    try:
+        yield ray_cluster
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture
-def backend(ray_cluster):
-    b = RayBackend(address=ray_cluster.address, worker_cpus=0.05)
+def backend(connected):
+    b = RayBackend(address=connected.address, worker_cpus=0.05)
     yield b
     b.shutdown()
 
@@ -99,9 +112,9 @@ ctx.shutdown()
 """
 
 
-def test_no_actor_left_behind_when_execute_is_interrupted(ray_cluster):
+def test_no_actor_left_behind_when_execute_is_interrupted(connected):
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    proc = subprocess.Popen([sys.executable, "-c", DRIVER, ray_cluster.address], env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, connected.address], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         assert proc.stdout.readline().strip() == "started"
@@ -131,12 +144,12 @@ print(ray.is_initialized())
 """
 
 
-def test_ray_backend_starts_a_private_instance_when_none_is_named(ray_cluster, tmp_path):
+def test_ray_backend_starts_a_private_instance_when_none_is_named(connected, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     out = subprocess.run([sys.executable, "-c", LOCAL_INSTANCE], env=env, capture_output=True,
                          text=True, timeout=180, cwd=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     count, address, still_up = out.stdout.strip().splitlines()[-3:]
     assert count == "[10]"
-    assert address != ray_cluster.address.replace("127.0.0.1", address.split(":")[0])
+    assert not address.endswith(f":{connected.port}")  # not the running cluster: its own
     assert still_up == "False"  # the instance it started is stopped with the context
