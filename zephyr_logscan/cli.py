@@ -502,6 +502,8 @@ def replay(folder, pipeline, workers, time_scale, backend, as_json, save_schedul
         outcome = rp.run(p, backend)
     except (sc.ScheduleError, rp.ReplayError) as e:
         raise click.UsageError(str(e)) from None
+    except rp.BackendStartError as e:
+        raise click.ClickException(str(e)) from None
     doc = rp.as_dict(chosen, p, outcome)
     if as_json:
         click.echo(json.dumps(doc, indent=1, ensure_ascii=False))

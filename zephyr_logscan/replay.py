@@ -56,6 +56,10 @@ class ReplayError(ValueError):
     """The replay cannot be set up (bad option, nothing to replay, backend missing)."""
 
 
+class BackendStartError(RuntimeError):
+    """The backend was there but did not start (a Ray instance that timed out, say)."""
+
+
 @dataclass
 class Fault:
     at: float  # replay seconds after the pipeline started
@@ -79,6 +83,7 @@ class Plan:
     time_scale: float
     faults: list[Fault]
     expect: str  # what the guarantees call for: "exact output" or "NoAliveWorkersError"
+    survivors: int = 0  # workers the log leaves alive at the end (0: the run must end in an error)
 
 
 def plan(
@@ -162,9 +167,9 @@ def plan(
         for j in x.kill if x.kind == "kill_workers" else ():
             pool[j] = False
     expect = "exact output" if any(pool) else "NoAliveWorkersError"
-    return Plan(
-        s.pipeline, log_workers, n, s.shards, shards, run_for * n / shards, f, faults, expect
-    )
+    survivors = sum(pool)
+    return Plan(s.pipeline, log_workers, n, s.shards, shards, run_for * n / shards, f, faults, expect,
+                survivors)  # fmt: skip
 
 
 def _died(w) -> float:
@@ -233,7 +238,9 @@ def run(p: Plan, backend: str = "local", deadline: float | None = None) -> Outco
     engine_backend = _backend(backend)
     ds, want = dataset(p.shards, p.work)
     name = p.pipeline if p.pipeline[0].isalnum() else "cluster"
-    bound = deadline or (p.work * p.shards / p.workers + max((f.at for f in p.faults), default=0)
+    # The deadline: all the work done by the workers the log leaves alive (by all of them when it
+    # leaves none: then the run must end early, in an error), after the last fault, with slack.
+    bound = deadline or (p.work * p.shards / (p.survivors or p.workers) + max((f.at for f in p.faults), default=0)
                          + sum(f.restart_after + f.seconds for f in p.faults) + 30.0
                          + (90.0 if backend == "ray" else 0.0))  # fmt: skip
     counts = _LogCounter()
@@ -297,7 +304,13 @@ def _backend(kind: str):
         "init_options": {"log_to_driver": False},
     }  # the replay prints its own
     options = {k: v for k, v in wanted.items() if k in accepted}
-    return cls(**options)
+    try:
+        return cls(**options)
+    except Exception as e:  # noqa: BLE001 - Ray raises plain Exceptions on a failed start
+        text = str(e).strip().splitlines()
+        raise BackendStartError(
+            f"the Ray backend did not start: {text[0] if text else type(e).__name__}"
+        ) from None
 
 
 def _judge(p, player, box, want, seconds, hung, bound, counts, engine=ENGINE) -> Outcome:
@@ -490,12 +503,13 @@ class _Player:
         killed = 0
         for j in f.kill + f.restart:
             name = zl.worker_name(self.ctx.name, j, pipeline, attempt)
-            if self.backend.state(name) in ("alive", "pending"):
+            state = self.backend.state(name)
+            if j in f.kill and state in ("alive", "pending", "restarting"):
+                killed += 1  # a worker still coming back from an earlier wave dies too
+                self.backend.kill_actor(name, restart=False)
+            elif state in ("alive", "pending"):
                 killed += 1
-                if j in f.kill:
-                    self.backend.kill_actor(name, restart=False)
-                else:
-                    self.backend.kill_actor(name, restart=True, delay=f.restart_after)
+                self.backend.kill_actor(name, restart=True, delay=f.restart_after)
         prefix = zl.worker_name(self.ctx.name, 0, pipeline, attempt)[:-1]
         alive = len([n for n in self.backend.names(prefix) if self.backend.state(n) == "alive"])
         restarting = len(
