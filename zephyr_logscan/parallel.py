@@ -394,16 +394,18 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
     for _ in range(workers):  # start every worker now: they import while the ranges are cut
         pool.submit(int)
 
-    def stop():
+    def stop(wait: bool = True):
         processes = list((pool._processes or {}).values())  # no public way before Python 3.14
         pool.shutdown(wait=False, cancel_futures=True)
         for proc in processes:
             proc.terminate()
-        # Wait for the pool's own thread to see them gone and release its queues: a pool left
-        # behind makes multiprocessing warn about leaked semaphores on stderr at exit.
-        pool.shutdown(wait=True)
+        if wait:
+            # The pool's own thread sees them gone and releases its queues: a pool left behind
+            # makes multiprocessing warn about leaked semaphores on stderr at exit. (A stop
+            # signal does not wait: the command line releases them on its quick exit.)
+            pool.shutdown(wait=True)
 
-    stoppers.append(stop)  # a stop signal ends the workers at once, from the main thread
+    stoppers.append(lambda: stop(wait=False))  # a stop signal ends the workers at once
     try:
         parts = plan(sources, jobs, tz)
         used = run_parts(
