@@ -535,6 +535,11 @@ def main(argv=None):
         # threads still finishing a step and for the interpreter's teardown (~0.5 s).
         sys.stdout.flush()
         sys.stderr.flush()
+        if mp_process := sys.modules.get("multiprocessing.process"):
+            # Worker processes a parallel run started, even one whose pool was still starting
+            # when the signal came: they must not outlive the run (they hold stderr open).
+            for child in mp_process.active_children():
+                child.terminate()
         if mp_util := sys.modules.get("multiprocessing.util"):
             # What the skipped teardown would do for a parallel run: release the worker pool's
             # semaphores (else multiprocessing's resource tracker prints a warning at exit).

@@ -38,7 +38,9 @@ def wait_for_tables(proc: subprocess.Popen, out, deadline: float = 120) -> None:
 
 
 def stop(proc: subprocess.Popen, *signals: int) -> tuple[float, str]:
-    """Send the signals (50 ms apart); seconds from the first one to the exit, and stderr."""
+    """Send the signals (50 ms apart); seconds from the first one to the exit, and stderr.
+
+    stderr must also close: a worker process left running would hold it open."""
     sent = time.monotonic()
     for s in signals:
         proc.send_signal(s)
@@ -48,7 +50,12 @@ def stop(proc: subprocess.Popen, *signals: int) -> tuple[float, str]:
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail("did not stop within 30 s")
-    return time.monotonic() - sent, proc.stderr.read()
+    seconds = time.monotonic() - sent
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a process of the run outlived it (stderr still open 10 s after the exit)")
+    return seconds, err
 
 
 def fingerprint(path):
