@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +58,17 @@ def stop(proc: subprocess.Popen, *signals: int) -> tuple[float, str]:
     except subprocess.TimeoutExpired:
         pytest.fail("a process of the run outlived it (stderr still open 10 s after the exit)")
     return seconds, err
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def fingerprint(path):
@@ -120,8 +133,12 @@ def test_the_temporary_folder_of_a_killed_run_is_removed_by_the_next_run(
     out = tmp_path / "t"
     proc = start(full_log[0], out)
     wait_for_tables(proc, out)
+    workers = children(proc.pid)  # SIGKILL leaves a parallel run's workers behind: end them
     proc.kill()
     proc.wait(timeout=30)
+    for pid in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     proc.stderr.close()
     left = tmp_path / f"t.tmp-{proc.pid}"
     assert left.is_dir(), "SIGKILL cannot be cleaned up by the run itself"
