@@ -116,7 +116,15 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
         .fill_null(pl.concat_str([pl.col("file"), pl.col("line").cast(pl.String)], separator=":")),
     )  # fmt: skip
     gap = timedelta(seconds=gap_s)
-    df = df.with_columns(key=key, own=~pl.col("ts_inferred").fill_null(False)).sort("key", "ts")
+    own = ~pl.col("ts_inferred").fill_null(False)
+    # A line copied into several files (a worker's line forwarded to the driver log and kept in
+    # the session's worker-*.err) is one witness: copies with the same text and own timestamp
+    # share the subject any of them names (only the driver's copy carries the pid).
+    copied = pl.col("subject").drop_nulls().first().over("message", "ts", own)
+    df = df.with_columns(
+        subject=pl.when(own).then(pl.coalesce("subject", copied)).otherwise("subject")
+    )
+    df = df.with_columns(key=key, own=own).sort("key", "ts")
     new = (pl.col("key") != pl.col("key").shift(1)) | ((pl.col("ts") - pl.col("ts").shift(1)) > gap)
     df = df.with_columns(hid=new.fill_null(True).cum_sum())
     out = df.group_by("hid").agg(
@@ -128,6 +136,12 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
         *[pl.col(c).drop_nulls().first() for c in keep if c not in ("key", "own", "hid")],
     )  # fmt: skip
     return out.drop("hid").sort("ts")
+
+
+def _of(pipeline: str | None, column: str = "pipeline") -> pl.Expr:
+    """Rows of ``pipeline``; none for an unknown pipeline (a null never equals a null here, and
+    comparing with None would only make polars warn)."""
+    return pl.col(column) == pipeline if pipeline is not None else pl.lit(False)
 
 
 def _iso(ts: datetime) -> str:
@@ -229,9 +243,7 @@ def all_workers_dead(t, p) -> list[Finding]:
         )
         for _, run in runs.filter(pl.col("stuck")).group_by("run", maintain_order=True):
             start, end = run["ts"][0], run["ts"][-1]
-            raised = terminal.filter(
-                (pl.col("pipeline") == pipeline) & (pl.col("ts") >= start)
-            ).height
+            raised = terminal.filter(_of(pipeline) & (pl.col("ts") >= start)).height
             if end - start >= timedelta(minutes=p["stall_min"]) and not raised:
                 left, minutes = (
                     run["total"][-1] - run["completed"][-1],
@@ -253,7 +265,7 @@ def name_collision_on_retry(t, p) -> list[Finding]:
     )
     failed = t["pipeline_attempts"].filter(pl.col("rule") == "zephyr.attempt_failed")
     for (pipeline,), rows in taken.group_by("pipeline", maintain_order=True):
-        first_failure = failed.filter(pl.col("pipeline") == pipeline)["ts"].min()
+        first_failure = failed.filter(_of(pipeline))["ts"].min()
         rows = (
             rows.filter(pl.col("ts") >= first_failure)
             if first_failure is not None
@@ -287,15 +299,13 @@ def restarted_coordinator(t, p) -> list[Finding]:
     inits = inits.with_columns(owner=pl.Series(owner, dtype=pl.String))
     for start, until, pipeline in spans:
         within = inits.filter(
-            (pl.col("owner") == pipeline) & (pl.col("ts") >= start) & (pl.col("ts") < until)
+            _of(pipeline, "owner") & (pl.col("ts") >= start) & (pl.col("ts") < until)
         )
         if within.height < 2:
             continue
         again = within.slice(1)
         after = failed.filter(
-            (pl.col("pipeline") == pipeline)
-            & (pl.col("ts") >= again["ts"][0])
-            & (pl.col("ts") < until)
+            _of(pipeline) & (pl.col("ts") >= again["ts"][0]) & (pl.col("ts") < until)
         )
         out.append(_finding("ZL03", [again, after.head(1)], pipeline, again.height,
             "The coordinator initialised again during one attempt: it was restarted (it was preemptible "
@@ -470,9 +480,7 @@ def no_workers_ever(t, p) -> list[Finding]:
         t["warnings"].filter(pl.col("code") == "infeasible_request"), p["witness_gap_s"]
     )
     for start, until, pipeline in _attempts(t).select("ts", "until", "pipeline").iter_rows():
-        mine = regs.filter(
-            (pl.col("pipeline") == pipeline) & (pl.col("ts") >= start) & (pl.col("ts") < until)
-        )
+        mine = regs.filter(_of(pipeline) & (pl.col("ts") >= start) & (pl.col("ts") < until))
         asked = infeasible.filter((pl.col("ts") >= start) & (pl.col("ts") < until))
         if mine.height == 0 and asked.height:
             out.append(_finding("ZL11", [asked], pipeline, asked.height,
@@ -496,9 +504,7 @@ def retries_exhausted(t, p) -> list[Finding]:
     for (pipeline,), rows in last.group_by("pipeline", maintain_order=True):
         end = rows["ts"].max()
         failures = attempts.filter(
-            (pl.col("pipeline") == pipeline)
-            & (pl.col("rule") == "zephyr.attempt_failed")
-            & (pl.col("ts") <= end)
+            _of(pipeline) & (pl.col("rule") == "zephyr.attempt_failed") & (pl.col("ts") <= end)
         )
         every = pl.concat([failures, rows]).unique(["file", "line"])
         out.append(_finding("ZL12", [every], pipeline, failures.height,
@@ -513,7 +519,7 @@ def lost_shard(t, p) -> list[Finding]:
     out = []
     status = t["worker_status"].filter(pl.col("ts").is_not_null()).sort("ts")
     for (pipeline,), rows in status.group_by("pipeline", maintain_order=True):
-        rereg = t["reregistrations"].filter(pl.col("pipeline") == pipeline)
+        rereg = t["reregistrations"].filter(_of(pipeline))
         if rereg.height == 0:
             continue
         stalled = rows.filter(
@@ -589,9 +595,9 @@ def silent_status_loop(t, p) -> list[Finding]:
             minutes=p["stall_min"]
         ):
             continue
-        if ended.filter((pl.col("pipeline") == pipeline) & (pl.col("ts") >= when)).height:
+        if ended.filter(_of(pipeline) & (pl.col("ts") >= when)).height:
             continue
-        drivers = starts.filter(pl.col("pipeline") == pipeline)["driver"].unique().implode()
+        drivers = starts.filter(_of(pipeline))["driver"].unique().implode()
         if starts.filter(pl.col("driver").is_in(drivers) & (pl.col("ts") > when)).height:
             continue  # the driver went on to its next pipeline: this one had returned
         out.append(_finding("ZL10", [last], pipeline, 1,
