@@ -62,6 +62,15 @@ def _wanted(path: Path) -> bool:
     return path.name in KEEP or path.name.startswith(KEEP_PREFIX)
 
 
+def driver_env() -> dict:
+    """The environment of a driver process for the private cluster: no RAY_ADDRESS, and token
+    authentication off as on the cluster (a ray.init(address="local") earlier in this process
+    leaves RAY_AUTH_MODE=token behind, and a driver with it has its actors cancelled)."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["RAY_AUTH_MODE"] = "disabled"
+    return env
+
+
 def run_captured(cluster, pattern: str, out: Path, timeout: float = 240.0) -> dict:
     """Run ``pattern`` on Ray in a fresh driver process; keep ``driver.log`` (its stderr: Ray's
     forwarded worker lines and the engine's driver log), ``driver.out`` (stdout, ending with
@@ -69,7 +78,7 @@ def run_captured(cluster, pattern: str, out: Path, timeout: float = 240.0) -> di
     scenario's outcome."""
     out.mkdir(parents=True, exist_ok=True)
     before = _sizes(cluster)
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env = driver_env()
     env["PYTHONUNBUFFERED"] = "1"
     cmd = [sys.executable, "-m", "zephyr_engine.scenarios", pattern, "--backend", "ray",
            "--address", cluster.address]  # fmt: skip

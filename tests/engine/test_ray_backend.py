@@ -3,7 +3,6 @@ processes, actor names and options, and no actor left behind however ``execute``
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from tests.ray_support import alive_actors, within
+from tests.ray_support import alive_actors, driver_env, within
 from zephyr_engine import Dataset, ShardFailedError, ZephyrContext, get_shared
 from zephyr_engine.backends.ray import NAMESPACE, RayBackend
 
@@ -113,7 +112,7 @@ ctx.shutdown()
 
 
 def test_no_actor_left_behind_when_execute_is_interrupted(connected):
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env = driver_env()
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, connected.address], env=env, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -145,7 +144,7 @@ print(ray.is_initialized())
 
 
 def test_ray_backend_starts_a_private_instance_when_none_is_named(connected, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env = driver_env()
     out = subprocess.run([sys.executable, "-c", LOCAL_INSTANCE], env=env, capture_output=True,
                          text=True, timeout=180, cwd=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
