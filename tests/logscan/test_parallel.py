@@ -171,28 +171,17 @@ def test_several_inputs_mixed(small_log, shared_dir, tmp_path, monkeypatch):
 
 def test_cli_jobs(small_log, tmp_path):
     path, _ = small_log
-    cmd = [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(path), "-q"]
-    res = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "j2"), "--jobs", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
-    res = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "j1"), "--jobs", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert res.returncode == 0, res.stderr
+
+    def ingest(jobs: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "zephyr_logscan.cli", "ingest", str(path), "-q"]
+        cmd += ["-o", str(tmp_path / f"j{jobs}"), "--jobs", jobs]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+    for jobs in ("2", "1"):
+        res = ingest(jobs)
+        assert res.returncode == 0, res.stderr
     assert_same_tables(tmp_path / "j1", tmp_path / "j2")
-    res = subprocess.run(
-        [*cmd, "-o", str(tmp_path / "j0"), "--jobs", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = ingest("0", timeout=60)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--jobs" in res.stderr
 
 
