@@ -248,6 +248,15 @@ class Tally:
         with open(os.path.join(self.folder, f"{name}.{uuid.uuid4().hex[:8]}"), "w"):
             pass
 
+    def claim(self, name: str) -> bool:
+        """True for the first caller only, in whatever process (an exclusive create); the claim
+        counts as one ``name``."""
+        try:
+            os.close(os.open(os.path.join(self.folder, f"{name}.claimed"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return False
+        return True
+
     def count(self, name: str) -> int:
         return sum(1 for f in os.listdir(self.folder) if f.rsplit(".", 1)[0] == name)
 
@@ -535,7 +544,7 @@ def _writer_pipeline(folder: str, work: float, straggler: Callable | None = None
 def _zl05_restarts_and_straggler(out: str, reference: str) -> tuple[bool, str]:
     lost_for_good = Tally()  # written by the straggler's worker, in its own process on Ray
     with context(max_workers=scaled(6, 3)) as ctx:
-        kills, straggler_lost = 0, []
+        kills = 0
 
         def faults(c, pipeline, attempt):
             coord, names = c.actors
@@ -551,10 +560,11 @@ def _zl05_restarts_and_straggler(out: str, reference: str) -> tuple[bool, str]:
             c.backend.delay_rpcs(coord, 0.1, 3.0, methods=("report_result",))
 
         def straggler(info):
-            if info.shard == info.total - 1 and not straggler_lost:  # dispatched last
+            # Once in the whole run: on Ray each worker process has its own copy of this hook,
+            # so only a claim all processes see keeps a retried last shard from killing the
+            # worker that took it over too (and then the next, until none is left).
+            if info.shard == info.total - 1 and lost_for_good.claim("straggler"):
                 me = current_actor()
-                straggler_lost.append(me.name)
-                lost_for_good.add("straggler")
                 later(0.4, lambda: me.backend.kill_actor(me.name, restart=False))
                 time.sleep(1.0)
 
