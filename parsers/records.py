@@ -17,8 +17,9 @@ SEVERE = frozenset(("WARNING", "ERROR", "FATAL"))
 _NO_RECORD = object()  # fold state before the first line
 
 
-def find_heads(feat: pl.DataFrame) -> pl.Series:
-    """A bool per line: does it start a record? The first line always does."""
+def find_heads(feat: pl.DataFrame, starts: frozenset[int] = frozenset((0,))) -> pl.Series:
+    """A bool per line: does it start a record? The first line always does, and so does each
+    of ``starts`` (the first lines of the files of a batch: no record spans two files)."""
     decided = feat["timestamped"] & ~feat["indented"]
     undecided = (~decided).arg_true().to_list()
     if not undecided:
@@ -34,9 +35,9 @@ def find_heads(feat: pl.DataFrame) -> pl.Series:
     cur_prefix, cur_level, tb_open, last, had_exc = _NO_RECORD, None, False, "other", False
     done = -2
     for i in undecided:
-        if (
-            i - 1 != done and i > 0
-        ):  # the line before is a timestamped head: the state restarts there
+        if i in starts:  # a file's first line: nothing before it
+            cur_prefix, cur_level, tb_open, last, had_exc = _NO_RECORD, None, False, "other", False
+        elif i - 1 != done:  # the line before is a timestamped head: the state restarts there
             k = at[i - 1]
             cur_prefix, cur_level, tb_open, last, had_exc = (
                 prefix[k],
@@ -113,6 +114,17 @@ def to_records(feat: pl.DataFrame, heads: pl.Series, first_line: int) -> pl.Data
     )
 
 
+def fold_files(lines: pl.Series, starts: list[int], tz: str = "UTC") -> pl.DataFrame:
+    """Records of several whole files given as one series of lines (``starts``: the index of
+    each file's first line, ascending): one pass for them all. No record spans two files;
+    ``line`` counts within each file and ``part`` is the file's position in ``starts``."""
+    feat = line_features(lines.rename("text"), tz)
+    records = to_records(feat, find_heads(feat, frozenset(starts)), 0)
+    begin = pl.Series(starts, dtype=pl.Int64)
+    part = (begin.search_sorted(records["line"], side="right") - 1).cast(pl.Int32)
+    return records.with_columns(line=records["line"] - begin.gather(part) + 1, part=part)
+
+
 class RecordFolder:
     """Folds the lines of one file into records, chunk by chunk.
 
@@ -128,11 +140,17 @@ class RecordFolder:
         self.carry = pl.Series("text", [], dtype=pl.String)
         self.next_line = 1  # file line number of the first carried (or next) line
 
-    def feed(self, lines: pl.Series) -> pl.DataFrame:
-        """Records that these lines close (the last record stays open for the next call)."""
+    def feed(self, lines: pl.Series, final: bool = False) -> pl.DataFrame:
+        """Records that these lines close (the last record stays open for the next call, unless
+        these are the file's ``final`` lines: one pass instead of a feed and a close)."""
         lines = self.carry.append(lines.rename("text")) if len(self.carry) else lines.rename("text")
         feat = line_features(lines, self.tz)
         heads = find_heads(feat)
+        if final:
+            self.carry = self.carry.clear()
+            records = to_records(feat, heads, self.next_line)
+            self.next_line += len(lines)
+            return records
         starts = heads.arg_true()
         last = int(starts[-1]) if len(starts) else 0
         self.carry = lines.slice(last)
@@ -141,8 +159,4 @@ class RecordFolder:
         return records
 
     def close(self) -> pl.DataFrame:
-        lines, self.carry = self.carry, self.carry.clear()
-        feat = line_features(lines, self.tz)
-        records = to_records(feat, find_heads(feat), self.next_line)
-        self.next_line += len(lines)
-        return records
+        return self.feed(self.carry.clear(), final=True)

@@ -96,18 +96,16 @@ def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl
         if col not in records.columns:
             records = records.with_columns(pl.lit(None, pl.String).alias(col))
     indexed = records.with_row_index("rid")
-    hits = (
-        indexed.select("rid", lit=pl.col("message").str.extract_many(LITERALS, overlapping=True))
-        .explode("lit")
-        .drop_nulls("lit")
-        .unique()
+    found = indexed.select(
+        "rid", lit=pl.col("message").str.extract_many(LITERALS, overlapping=True)
     )
+    hits = found.filter(pl.col("lit").list.len() > 0).explode("lit").unique(maintain_order=True)
     by_literal = {
         key[0]: frame["rid"] for key, frame in hits.partition_by("lit", as_dict=True).items()
     }
     message = records["message"]
     claimed: dict[str, pl.Series] = {}
-    wins: list[tuple[int, pl.Series]] = []
+    wins: list[tuple[int, pl.DataFrame]] = []
     for k, rule in enumerate(RULES):
         rows = by_literal.get(rule.literals[0])
         for lit in rule.literals[1:]:
@@ -129,22 +127,21 @@ def classify_records(records: pl.DataFrame) -> tuple[dict[str, pl.DataFrame], pl
         claimed[rule.table] = (
             pl.concat([claimed[rule.table], rows]) if rule.table in claimed else rows
         )  # (append would modify in place)
-        wins.append((k, rows, _subject(indexed.gather(rows), rule)))
-    tables: dict[str, pl.DataFrame] = {}
-    for k, rows, subject in wins:
-        rule = RULES[k]
-        if rule.table != "events":
-            sub = indexed.gather(rows).with_columns(subject=subject)
-            tables.setdefault(rule.table, []).append(_fields(sub, rule))
+        wins.append((k, _matched(indexed.gather(rows), rule)))
+    tables: dict[str, list[pl.DataFrame]] = {}
+    for k, rows in wins:
+        if RULES[k].table != "events":
+            tables.setdefault(RULES[k].table, []).append(rows)
     tables = {
-        t: pl.concat(frames, how="diagonal_relaxed").sort("rid") for t, frames in tables.items()
+        t: pl.concat(frames, how="diagonal_relaxed").sort("rid") if len(frames) > 1 else frames[0]
+        for t, frames in tables.items()
     }
     tables["events"] = _events(indexed, wins)
     classified = indexed["rid"].is_in(tables["events"]["rid"].implode())
     return tables, classified
 
 
-def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.Series, pl.Series]]) -> pl.DataFrame:
+def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.DataFrame]]) -> pl.DataFrame:
     """Every classified record once: its first rule in catalog order, the tables it went to, and
     the first subject in catalog order that one of its rules found."""
     if not wins:
@@ -153,75 +150,87 @@ def _events(indexed: pl.DataFrame, wins: list[tuple[int, pl.Series, pl.Series]])
             subject=pl.lit(None, pl.String),
         )  # fmt: skip
     pairs = pl.concat(
-        pl.DataFrame({"rid": rows, "subject": subject}).with_columns(
-            k=pl.lit(k, pl.Int32), t=pl.lit(TABLE_ORDER.get(RULES[k].table, -1), pl.Int32), name=pl.lit(RULES[k].table)
-        )
-        for k, rows, subject in wins
-    )  # fmt: skip
-    per_record = (
-        pairs.sort("k")
-        .group_by("rid")
-        .agg(pl.col("k").min(), kinds=pl.col("name").filter(pl.col("t") >= 0).sort_by(pl.col("t").filter(pl.col("t") >= 0)),
-             subject=pl.col("subject").drop_nulls().first())
-        .sort("rid")
-    )  # fmt: skip
+        rows.select("rid", "subject", k=pl.lit(k, pl.Int32)) for k, rows in wins
+    ).sort("rid", "k")
+    first = pairs.unique("rid", keep="first", maintain_order=True)
+    subject = pairs.drop_nulls("subject").unique("rid", keep="first", maintain_order=True)
+    # Most records are in one table: the name list is built per record only for the others.
+    kinds = (
+        pairs.filter(pl.col("k").is_in(TABLE_RULES.implode()))
+        .with_columns(t=pl.col("k").replace_strict(RULE_TABLE_ORDER, return_dtype=pl.Int32))
+        .sort("rid", "t")
+        .group_by("rid", maintain_order=True)
+        .agg(kinds=pl.col("t").replace_strict(TABLE_NAMES, return_dtype=pl.String))
+    )
+    per_record = first.select("rid", "k").join(kinds, on="rid", how="left", maintain_order="left")
+    per_record = per_record.join(
+        subject.select("rid", "subject"), on="rid", how="left", maintain_order="left"
+    )
     return indexed.gather(per_record["rid"]).with_columns(
-        rule=RULE_IDS.gather(per_record["k"]), kinds=per_record["kinds"],
+        rule=RULE_IDS.gather(per_record["k"]),
+        kinds=per_record["kinds"].fill_null(pl.lit([], pl.List(pl.String))),
         subject=per_record["subject"],
-    )  # fmt: skip
+    )
 
 
-def _subject(sub: pl.DataFrame, rule: Rule) -> pl.Series:
-    """The vectorised ``Rule.subject_of``: the first template whose ids are all present."""
-    if not rule.subject or sub.height == 0:
-        return pl.Series("subject", [None] * sub.height, dtype=pl.String)
+# Rules of the typed tables (not the events-only lifecycle rules), by catalog index.
+TABLE_RULES = pl.Series([k for k, r in enumerate(RULES) if r.table != "events"], dtype=pl.Int32)
+RULE_TABLE_ORDER = {k: TABLE_ORDER[r.table] for k, r in enumerate(RULES) if r.table != "events"}
+TABLE_NAMES = dict(enumerate(TABLES))
+# Named groups some tables derive columns from (``_derive``), beyond the table's own columns.
+DERIVED_FROM = ("need_reschedule", "remaining_restarts", "node_name", "old_name")
+
+
+def _matched(sub: pl.DataFrame, rule: Rule) -> pl.DataFrame:
+    """The records a rule won, with its fields (its named groups, then its extra regexes' for
+    fields still empty, then its constants: typed by ``_derive``) and ``subject`` (the
+    vectorised ``Rule.subject_of``: the first template whose ids are all present). Each regex
+    is matched once for both."""
+    cols = set(EXTRA[rule.table]) | set(DERIVED_FROM) if rule.table != "events" else set()
     wanted = {n for t in rule.subject for n, _ in SUBJECT_NAME.findall(t)}
     values: dict[str, pl.Expr] = {}
     for rx in (rule.regex, *rule.extra):
-        names = [n for n in re.compile(rx).groupindex if n in wanted]
+        names = [n for n in re.compile(rx).groupindex if n in cols or n in wanted]
         if names:
             groups = pl.col("message").str.extract_groups(rx)
             for n in names:
                 expr = groups.struct.field(n)
                 values[n] = pl.coalesce(values[n], expr) if n in values else expr
-    for n in wanted:
-        if n in rule.set:
-            values[n] = pl.lit(str(rule.set[n]))
-        elif n not in values:  # a record column (pid, ip)
-            values[n] = pl.col(n).cast(pl.String) if n in sub.columns else pl.lit(None, pl.String)
+    for k, v in rule.set.items():
+        values[k] = pl.lit(v)
+    fields = {n: e for n, e in values.items() if n in cols}
+    out = sub.with_columns(rule=pl.lit(rule.id), subject=_subject(rule, values, sub), **fields)
+    return _derive(rule.table, out) if rule.table != "events" else out
+
+
+def _subject(rule: Rule, values: dict[str, pl.Expr], sub: pl.DataFrame) -> pl.Expr:
+    if not rule.subject:
+        return pl.lit(None, pl.String)
     options = []
     for template in rule.subject:
         parts, at = [], 0
         for m in SUBJECT_NAME.finditer(template):
+            name = m[1]
+            if name in values:
+                value = values[name].cast(pl.String)
+            elif name in sub.columns:  # a record column (pid, ip)
+                value = pl.col(name).cast(pl.String)
+            else:
+                value = pl.lit(None, pl.String)
             parts.append(pl.lit(template[at : m.start()]))
-            value = pl.when(values[m[1]] != "").then(values[m[1]])
+            value = pl.when(value != "").then(value)
             parts.append(value.fill_null("") if m[2] else value)
             at = m.end()
         parts.append(pl.lit(template[at:]))
         options.append(pl.concat_str(parts))  # null when a required id is missing
-    return sub.select(pl.coalesce(options).alias("subject")).to_series()
+    return pl.coalesce(options)
 
 
-def _fields(sub: pl.DataFrame, rule: Rule) -> pl.DataFrame:
-    """The rule's named groups (then its extra regexes', for fields still empty) and constants."""
-    cols = EXTRA[rule.table]
-    values: dict[str, pl.Expr] = {}
-    for rx in (rule.regex, *rule.extra):
-        names = [
-            n
-            for n in re.compile(rx).groupindex
-            if n in cols or n in ("need_reschedule", "remaining_restarts", "node_name", "old_name")
-        ]
-        if not names:
-            continue
-        groups = pl.col("message").str.extract_groups(rx)
-        for n in names:
-            expr = groups.struct.field(n)
-            values[n] = pl.coalesce(values[n], expr) if n in values else expr
-    for k, v in rule.set.items():
-        values[k] = pl.lit(v)
-    out = sub.with_columns(rule=pl.lit(rule.id), **values)
-    return _derive(rule.table, out)
+POLARS_TYPES = {
+    col: pl.from_arrow(pa.array([], type=_type(col))).dtype
+    for cols in EXTRA.values()
+    for col in cols
+}
 
 
 def _derive(table: str, df: pl.DataFrame) -> pl.DataFrame:
@@ -244,7 +253,7 @@ def _derive(table: str, df: pl.DataFrame) -> pl.DataFrame:
         )
     casts = {}
     for col in EXTRA[table]:
-        dtype = pl.from_arrow(pa.array([], type=_type(col))).dtype
+        dtype = POLARS_TYPES[col]
         casts[col] = (
             pl.col(col).cast(dtype, strict=False) if col in df.columns else pl.lit(None, dtype)
         )

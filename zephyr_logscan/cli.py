@@ -15,7 +15,6 @@ from zephyr_logscan.ingest import ingest as ingest_logs
 from zephyr_logscan.query import EXAMPLES as QUERY_EXAMPLES_SQL
 from zephyr_logscan.query import FORMATS as QUERY_FORMATS
 from zephyr_logscan.stops import Interrupted, stop_on_signals
-from zephyr_logscan.synth import SynthConfig, parse_size, synthesize
 from zephyr_logscan.version import VERSION
 
 
@@ -25,6 +24,8 @@ class SizeType(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, int):
             return value
+        from zephyr_logscan.synth import parse_size  # the synthesizer loads only for `synth`
+
         try:
             return parse_size(value)
         except ValueError as e:
@@ -76,6 +77,8 @@ def synth(output, seed, size, workers, pipelines, clean, quiet):
       logscan synth -o demo/full_log.txt                 # 100 MB, 1,024 workers
       logscan synth -o small.txt --size 5MB --workers 64 --seed 3
     """
+    from zephyr_logscan.synth import SynthConfig, synthesize
+
     try:
         cfg = SynthConfig(seed=seed, size=size, workers=workers, pipelines=pipelines, clean=clean)
     except ValueError as e:

@@ -7,12 +7,13 @@ full is ``parsers.sources``; stop signals are ``stops``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -23,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from parsers.lines import split_lines
-from parsers.records import RecordFolder
-from parsers.sources import Source, SourceError, discover
+from parsers.records import RecordFolder, fold_files
+from parsers.sources import CHUNK, Source, SourceError, discover
 from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
 from zephyr_logscan import output
 from zephyr_logscan.output import OutputError
@@ -42,6 +43,8 @@ RECORD_SCHEMA = {
     "label": pl.String,  # JSON event files: the event's label, kept in `fields`
 }  # fmt: skip
 MAX_TEMPLATES = 20_000
+BATCH_FILE_BYTES = 4 << 20  # a plain file up to this size is read whole and parsed with others
+BATCH_BYTES = CHUNK  # small files parsed in one pass: about as many bytes as a chunk
 
 
 class IngestError(Exception):
@@ -97,7 +100,9 @@ class Ingest:
 
     # --- records -> rows -------------------------------------------------------------------------
 
-    def records(self, recs: pl.DataFrame, file: str, state: FileState):
+    def records(self, recs: pl.DataFrame, file: str | list[str], state: FileState | None):
+        """Records of one file (its label and the state carried from its earlier chunks), or of
+        a batch of whole files (their labels, indexed by the records' ``part``; no state)."""
         if recs.height == 0:
             return
         self.lines_total += int(recs["lines"].sum())
@@ -111,7 +116,12 @@ class Ingest:
             inside = recs.select(keep.fill_null(False)).to_series()
             self.lines_outside += int(recs.filter(~inside)["lines"].sum())
             recs = recs.filter(inside)
-        recs = self.attribute_pipeline(recs, state).with_columns(file=pl.lit(file))
+        recs = self.attribute_pipeline(recs, state)
+        if state is None:
+            recs = recs.with_columns(file=pl.Series(file, dtype=pl.String).gather(recs["part"]))
+            recs = recs.drop("part")
+        else:
+            recs = recs.with_columns(file=pl.lit(file))
         tables, classified = classify_records(recs)
         # The output side (templates, Arrow conversion, Parquet writing) runs in one writer
         # thread, in order, while this thread parses the next chunk; at most two chunks wait.
@@ -137,8 +147,13 @@ class Ingest:
         """One table's rows of a chunk -> the table's file (a parallel worker keeps them)."""
         self.write(table, to_arrow(table, rows))
 
-    def infer_time(self, recs: pl.DataFrame, state: FileState) -> pl.DataFrame:
+    def infer_time(self, recs: pl.DataFrame, state: FileState | None) -> pl.DataFrame:
         """A record without its own timestamp takes the nearest earlier one of the same file."""
+        if state is None:  # whole files
+            filled = pl.col("ts").forward_fill().over("part")
+            return recs.with_columns(
+                ts_inferred=pl.col("ts").is_null() & filled.is_not_null(), ts=filled
+            )
         filled = pl.col("ts").forward_fill()
         if state.last_ts is not None:
             filled = filled.fill_null(pl.lit(state.last_ts, dtype=recs["ts"].dtype))
@@ -151,7 +166,7 @@ class Ingest:
         return recs
 
     @staticmethod
-    def attribute_pipeline(recs: pl.DataFrame, state: FileState) -> pl.DataFrame:
+    def attribute_pipeline(recs: pl.DataFrame, state: FileState | None) -> pl.DataFrame:
         """The pipeline a record names, else the one its process named last (README, Decisions)."""
         named = pl.coalesce(
             pl.col("message").str.extract(PIPELINE_START.pattern, 1),
@@ -168,6 +183,12 @@ class Ingest:
             .then(pl.lit("driver"))  # the driver's own lines are one process
         )  # raylet, gcs_server, autoscaler speak for the cluster: no key, no inheritance
         recs = recs.with_columns(named=named, key=key)
+        if state is None:  # whole files: a process's pipeline is carried within its file only
+            return recs.with_columns(
+                pipeline=pl.when(pl.col("key").is_null())
+                .then(pl.col("named"))
+                .otherwise(pl.col("named").forward_fill().over("part", "key"))
+            )
         carried = pl.col("key").replace_strict(
             state.process_pipeline, default=None, return_dtype=pl.String
         )
@@ -217,18 +238,108 @@ class Ingest:
 
     # --- sources ---------------------------------------------------------------------------------
 
-    def source(self, src: Source, progress: Callable[[int], None]) -> FileState:
+    def read(
+        self,
+        sources: list[Source],
+        progress: Callable[[int], None],
+        skip: Callable[[Source, SourceError], None],
+    ) -> list[tuple[Source, FileState | None]]:
+        """Parse every source, in order; returns those read, each with its state (None for a
+        file parsed in a batch).
+
+        Small plain files are read whole and parsed together, one pass for many: a session
+        folder holds thousands of small files, and every pass has a fixed cost. The others
+        stream chunk by chunk. ``progress`` gets the stored bytes read so far; a source that
+        fails goes to ``skip(src, error)``, which raises when the run cannot go on without it
+        (a skipped file adds nothing to the tables).
+        """
+        used: list[tuple[Source, FileState | None]] = []
+        batch: list[tuple[Source, list[bytes]]] = []
+        batch_bytes = done = 0
+
+        def flush():
+            nonlocal batch, batch_bytes
+            if batch:
+                self.parse_batch(batch)
+                used.extend((src, None) for src, _ in batch)
+                batch, batch_bytes = [], 0
+
+        for src in sources:
+
+            def tick(n: int, base: int = done):
+                progress(base + n)
+
+            try:
+                if not self.batchable(src):
+                    flush()
+                    used.append((src, self.source(src, tick)))
+                    continue
+                chunks, stream, size = [], src.chunks(), 0
+                for chunk in stream:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > BATCH_FILE_BYTES:  # a compressed file larger than it looked
+                        flush()
+                        used.append((src, self.source(src, tick, itertools.chain(chunks, stream))))
+                        break
+                else:
+                    tick(src.consumed)
+                    batch.append((src, chunks))
+                    batch_bytes += size
+                    if batch_bytes >= BATCH_BYTES:
+                        flush()
+            except SourceError as e:
+                skip(src, e)
+            finally:
+                done += src.consumed
+        flush()
+        return used
+
+    @staticmethod
+    def batchable(src: Source) -> bool:
+        """A whole plain-text log file small enough to be read at once."""
+        if src.json_events or src.path is None or src.end is not None or not src.seekable:
+            return False
+        try:
+            return src.path.stat().st_size <= BATCH_FILE_BYTES
+        except OSError:
+            return False
+
+    def parse_batch(self, batch: list[tuple[Source, list[bytes]]]):
+        """Whole files, read in full, folded and classified in one pass."""
+        texts, starts, labels, n = [], [], [], 0
+        for src, chunks in batch:
+            lines = split_lines(b"".join(chunks)) if chunks else None
+            if lines is not None and len(lines):
+                src.lines += len(lines)
+                texts.append(lines)
+                starts.append(n)
+                labels.append(src.label)
+                n += len(lines)
+        if texts:
+            self.records(fold_files(pl.concat(texts), starts, self.tz), labels, None)
+
+    def source(
+        self, src: Source, progress: Callable[[int], None], chunks: Iterator[bytes] | None = None
+    ) -> FileState:
+        """One file, chunk by chunk (``chunks``: its blocks when reading has begun)."""
         state = FileState(self.tz)
-        for chunk in src.chunks():
+        chunks = src.chunks() if chunks is None else chunks
+        chunk = next(chunks, None)
+        while chunk is not None:
+            # One chunk ahead: the file's last chunk is folded with the open record in one pass
+            # (a small file is one pass, not two).
+            following = next(chunks, None)
             progress(src.consumed)
             if src.json_events:
                 self.records(self.json_events(src, chunk), src.label, state)
             else:
                 lines = split_lines(chunk)
                 src.lines += len(lines)
-                self.records(state.folder.feed(lines), src.label, state)
+                self.records(state.folder.feed(lines, final=following is None), src.label, state)
+            chunk = following
         progress(src.consumed)
-        if not src.json_events:
+        if not src.json_events and state.folder.carry.len():
             self.records(state.folder.close(), src.label, state)
         return state
 
@@ -425,28 +536,18 @@ class Job:
     def body(self) -> dict:
         run, target = self.run, self.target
         try:
-            done_before, used = 0, []
             parallel = (self.jobs > 1 or self.ray_address) and all(s.seekable for s in self.sources)
-            for src in self.sources if not parallel else ():
+            if parallel:
+                used = self.parallel()
+            else:
 
-                def tick(n, base=done_before):
+                def tick(n):
                     if self.cancelled:
                         raise Cancelled
                     if self.progress:
-                        self.progress(base + n, self.total)
+                        self.progress(n, self.total)
 
-                try:
-                    run.source(src, tick)
-                except SourceError as e:
-                    if not (src.in_folder and e.skippable):
-                        raise
-                    self.skipped.append({"path": src.label, "why": e.why})
-                    continue
-                finally:
-                    done_before += src.consumed
-                used.append(src)
-            if parallel:
-                used = self.parallel()
+                used = [src for src, _ in run.read(self.sources, tick, self.skip)]
             run.finish()
             manifest = build_manifest(run, used, self.skipped, time.perf_counter() - self.started)
             with self.gate():
@@ -459,6 +560,12 @@ class Job:
         except BaseException:
             self.abandon()
             raise
+
+    def skip(self, src: Source, error: SourceError):
+        """An unreadable file inside a folder is listed as skipped; any other failure is fatal."""
+        if not (src.in_folder and error.skippable):
+            raise error
+        self.skipped.append({"path": src.label, "why": error.why})
 
     def parallel(self) -> list[Source]:
         """The sources parsed by worker processes or Ray tasks and merged here, in order."""

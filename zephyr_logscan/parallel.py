@@ -33,7 +33,7 @@ from parsers.sources import Source, SourceError
 from parsers.tables import to_arrow
 from zephyr_logscan.ingest import MAX_TEMPLATES, Ingest
 
-RANGE_BYTES = 32 << 20  # a plain file of at least twice this is split into ranges near this size
+RANGE_BYTES = 8 << 20  # a plain file of at least twice this is split into ranges near this size
 TASK_BYTES = 8 << 20  # small files are handed out together, up to about this many bytes a task
 AUTO_MIN_BYTES = 16 << 20  # the default --jobs parses less input than this in one process
 WRITE_ROWS = 65_536  # rows of a table gathered before the main process writes them
@@ -117,8 +117,19 @@ def tasks(parts: list[Part], task_bytes: int = TASK_BYTES) -> Iterator[list[Part
 
 
 @dataclass
-class PartResult:
+class PartOutcome:
+    """One part of a task: its source's counters after reading it, or why it could not be read."""
+
     part: Part
+    source: dict = field(default_factory=dict)
+    error: tuple[str, bool, str] | None = None  # a SourceError: message, skippable, why
+
+
+@dataclass
+class TaskResult:
+    """What a task hands back: the rows and figures of all its parts, and each part's outcome."""
+
+    parts: list[PartOutcome]
     tables: dict[str, pa.Table] = field(default_factory=dict)  # with the hidden _key column
     rows: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
@@ -128,14 +139,14 @@ class PartResult:
     lines_outside: int = 0
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-    process_pipeline: dict[str, str] = field(default_factory=dict)  # last named, per process
-    source: dict = field(default_factory=dict)  # the Source's counters after reading the part
-    error: tuple[str, bool, str] | None = None  # a SourceError: message, skippable, why
+    process_pipeline: dict[str, str] = field(
+        default_factory=dict
+    )  # a range's: last named, per process
 
 
 class PartIngest(Ingest):
-    """The ingest of one part: the same parsing, tables kept (with their process key) instead
-    of written."""
+    """The ingest of one task's parts: the same parsing, tables kept (with their process key)
+    instead of written."""
 
     def __init__(self, tz: str, since, until):
         super().__init__(None, tz, since, until)
@@ -147,12 +158,12 @@ class PartIngest(Ingest):
         data = data.append_column(KEY, key.cast(pl.String).to_arrow().cast(pa.string()))
         self.collected.setdefault(table, []).append(data)
 
-    def result(self, part: Part, src: Source, state) -> PartResult:
+    def result(self, parts: list[PartOutcome], state) -> TaskResult:
         while self.pending:
             self.pending.popleft().result()
         self.writer_thread.shutdown()
-        return PartResult(
-            part=part,
+        return TaskResult(
+            parts=parts,
             tables={t: pa.concat_tables(ts) for t, ts in self.collected.items()},
             rows=dict(self.rows),
             events=dict(self.events),
@@ -163,7 +174,6 @@ class PartIngest(Ingest):
             first_ts=self.first_ts,
             last_ts=self.last_ts,
             process_pipeline=state.process_pipeline if state is not None else {},
-            source=source_counters(src),
         )
 
 
@@ -172,27 +182,32 @@ def source_counters(src: Source) -> dict:
     return {k: v for k, v in vars(src).items() if k not in skip}
 
 
-def parse_parts(parts: list[Part], tz: str, since, until) -> list[PartResult]:
-    """Parse each part on its own (the function a worker process or Ray task runs)."""
-    out = []
+def parse_parts(parts: list[Part], tz: str, since, until) -> TaskResult:
+    """Parse one task's parts as the single-process ingest parses files (``Ingest.read``: small
+    whole files in one pass); the function a worker process or Ray task runs."""
+    sources = []
     for part in parts:
         src = Source(part.label, Path(part.path), json_events=part.json_events)
         if part.end is not None:
             src.start, src.end = part.start, part.end
-        run = PartIngest(tz, since, until)
-        try:
-            state = run.source(src, lambda n: None)
-        except SourceError as e:
-            run.abandon()
-            res = PartResult(part, source=source_counters(src))
-            res.error = (str(e), getattr(e, "skippable", False), getattr(e, "why", str(e)))
-            out.append(res)
-            continue
-        except BaseException:
-            run.abandon()
-            raise
-        out.append(run.result(part, src, state))
-    return out
+        sources.append(src)
+    errors: dict[int, tuple[str, bool, str]] = {}
+
+    def skip(src: Source, e: SourceError):
+        errors[id(src)] = (str(e), e.skippable, e.why)
+
+    run = PartIngest(tz, since, until)
+    try:
+        used = run.read(sources, lambda n: None, skip)
+    except BaseException:
+        run.abandon()
+        raise
+    outcomes = [
+        PartOutcome(part, source_counters(src), errors.get(id(src)))
+        for part, src in zip(parts, sources, strict=True)
+    ]
+    # A range is a task alone: its state carries its processes' pipelines to the next range.
+    return run.result(outcomes, used[0][1] if len(parts) == 1 and used else None)
 
 
 def _worker_init(threads: int):
@@ -218,9 +233,10 @@ class Merge:
         self.hasher = ThreadPoolExecutor(1, thread_name_prefix="logscan-sha256")
         self.checksums: dict[int, Future] = {}
 
-    def add(self, res: PartResult):
-        part, run = res.part, self.run
-        if part.first:
+    def add(self, res: TaskResult):
+        """A task's rows and figures (its parts' outcomes are ``account``ed apart)."""
+        run = self.run
+        if res.parts[0].part.first:  # whole files, or a file's first range
             self.line_offset, self.carried = 0, {}
         for table, data in res.tables.items():
             self.write(table, self.stitch(data))
@@ -247,8 +263,8 @@ class Merge:
                 run.first_ts = ts if run.first_ts is None else min(run.first_ts, ts)
                 run.last_ts = ts if run.last_ts is None else max(run.last_ts, ts)
         self.carried.update(res.process_pipeline)
-        self.account(part, res.source)
-        self.line_offset += res.source.get("lines", 0)
+        if len(res.parts) == 1:  # a range: the next range of its file counts on from here
+            self.line_offset += res.parts[0].source.get("lines", 0)
 
     def write(self, table: str, data: pa.Table):
         """Small parts' rows are written together: fewer, fuller row groups."""
@@ -315,12 +331,12 @@ def run_parts(
     sources: list[Source],
     parts: list[Part],
     submit: Callable[[list[Part]], object],
-    wait: Callable[[object], list[PartResult]],
+    wait: Callable[[object], TaskResult],
     window: int,
     progress: Callable[[int], None],
     skipped: list[dict],
     ready: Callable[[object], bool] | None = None,
-    inline: Callable[[list[Part]], list[PartResult]] | None = None,
+    inline: Callable[[list[Part]], TaskResult] | None = None,
 ) -> list[Source]:
     """Hand out the tasks (at most ``window`` at a time), merge the results in order; returns
     the sources read (an unreadable file inside a folder is skipped, as in the sequential run).
@@ -356,22 +372,24 @@ def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped, r
             nxt = next(todo, None)
             continue
         pending.popleft()
-        results = handle if here else wait(handle)
+        res = handle if here else wait(handle)
         out -= 0 if here else 1
-        for res in results:
-            k = res.part.source
-            if k in failed:
-                continue
-            if res.error is not None:
-                message, skippable, why = res.error
+        if len(res.parts) == 1 and res.parts[0].part.source in failed:
+            continue  # a later range of a file that could not be read
+        for outcome in res.parts:
+            k = outcome.part.source
+            if outcome.error is not None:
+                message, skippable, why = outcome.error
                 if not (sources[k].in_folder and skippable):
                     raise SourceError(message, skippable, why)
-                failed.add(k)
-                skipped.append({"path": sources[k].label, "why": why})
+                if k not in failed:
+                    failed.add(k)
+                    skipped.append({"path": sources[k].label, "why": why})
                 continue
-            merge.add(res)
-            done += res.part.size
-            progress(done)
+            merge.account(outcome.part, outcome.source)
+        merge.add(res)
+        done += sum(o.part.size for o in res.parts)
+        progress(done)
     merge.flush()
     return [s for k, s in enumerate(sources) if k not in failed]
 
