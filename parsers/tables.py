@@ -54,10 +54,13 @@ SCHEMAS["templates"] = pa.schema([
 ])  # fmt: skip
 ALL_TABLES = ("events", *TABLES, "templates")
 
-TRAILER = re.compile(
-    r"(?: (?:node_id|actor_id|job_id|worker_id|task_id|lease_id|node_name|node_address|"
-    r"placement_group_id|object_id|owner_id)=\S+)+$"
-)
+# The keys of Ray's C++ ``key=value`` trailers (``... node_id=9426f4... node_name=10.0.0.1``).
+TRAILER_NAMES = (
+    "node_id", "actor_id", "job_id", "worker_id", "task_id", "lease_id", "node_name",
+    "node_address", "placement_group_id", "object_id", "owner_id",
+)  # fmt: skip
+TRAILER = re.compile(r"(?: (?:" + "|".join(TRAILER_NAMES) + r")=\S+)+$")
+TRAILER_KEYS = [f" {name}=" for name in TRAILER_NAMES]  # a trailer holds one of these
 PIPELINE = re.compile(
     r"zephyr-(?P<p>[\w.]+(?:-[\w.]+)*?)(?:-p\d+)?(?:-a\d+)?-(?:coord|workers)-\d+"
 )
@@ -280,6 +283,22 @@ def trailer_fields(heads: pl.Series, labels: pl.Series | None = None) -> pa.Arra
     Defensive by construction: only ``word=value`` pairs are taken from a trailer, and a label is
     one value whatever it holds (spaces, ``=``, newlines), so no key is ever null.
     """
+    if labels is None:
+        # Most lines hold no trailer key at all: the trailer is looked for only where one is.
+        rows = heads.str.contains_any(TRAILER_KEYS).arg_true()
+        if len(rows) < len(heads):
+            sub = trailer_fields(heads.gather(rows)) if len(rows) else None
+            counts = pl.zeros(len(heads), pl.Int32, eager=True)
+            if sub is not None:
+                counts = counts.scatter(
+                    rows, pl.from_arrow(sub.offsets).diff().slice(1).cast(pl.Int32)
+                )
+            offsets = pl.concat([pl.Series([0], dtype=pl.Int32), counts.cum_sum()]).to_arrow()
+            if sub is None:
+                return pa.MapArray.from_arrays(
+                    offsets, pa.array([], pa.string()), pa.array([], pa.string())
+                )
+            return pa.MapArray.from_arrays(offsets, sub.keys, sub.items)
     pairs = heads.str.extract(TRAILER.pattern, 0).str.extract_all(r"[A-Za-z_]\w*=\S+")
     items = pl.DataFrame({"pairs": pairs}).select(
         pl.col("pairs").fill_null(pl.lit([], dtype=pl.List(pl.String)))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers.rules import RULES
-from parsers.tables import classify, classify_records
+from parsers.tables import TRAILER, TRAILER_NAMES, classify, classify_records, trailer_fields
 
 
 def test_vectorised_classification_agrees_with_the_reference():
@@ -60,3 +64,27 @@ def test_process_subject_without_ip_is_the_drivers_node():
     status = "[stage0-Map] 1/2 complete, 1 in-flight, 0 queued, 1/1 workers alive, 0 dead"
     assert classify(status, {"pid": 7, "ip": None})["worker_status"][1]["subject"] == "process:7@"
     assert classify(status, {"pid": None, "ip": None})["worker_status"][1]["subject"] is None
+
+
+TRAILED = st.builds(
+    lambda text, pairs: text + "".join(f" {k}={v}" for k, v in pairs),
+    st.text(max_size=30).filter(lambda s: "\n" not in s),
+    st.lists(
+        st.tuples(
+            st.sampled_from(TRAILER_NAMES),
+            st.text("abcdef0123456789=.:", min_size=1, max_size=12),
+        ),
+        max_size=3,
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(TRAILED, max_size=12))
+def test_trailers_of_mixed_heads_are_those_of_each_head_alone(heads):
+    """Heads with and without a trailer, in any order: each row's map is its own trailer's."""
+    fields = trailer_fields(pl.Series(heads, dtype=pl.String)).to_pylist()
+    for head, row in zip(heads, fields, strict=True):
+        m = TRAILER.search(head)
+        pairs = re.findall(r"[A-Za-z_]\w*=\S+", m.group(0)) if m else []
+        assert row == [tuple(p.split("=", 1)) for p in pairs], head
