@@ -61,9 +61,10 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
-def run(cmd: list[str]) -> tuple[float, float, list[float]]:
-    """Wall seconds, the peak RSS (MB) of the process, and those of its worker processes
-    (descendants above 60 MB: the multiprocessing resource tracker is not a worker)."""
+def run(cmd: list[str]) -> tuple[float, float, list[float], float]:
+    """Wall seconds, the peak RSS (MB) of the process, those of its worker processes
+    (descendants above 60 MB: the multiprocessing resource tracker is not a worker), and the
+    CPU seconds of the process and its workers (less sensitive to a busy machine)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks: dict[int, float] = {}
@@ -87,7 +88,8 @@ def run(cmd: list[str]) -> tuple[float, float, list[float]]:
     if status != 0:
         raise SystemExit(f"bench: {' '.join(cmd[:5])} failed: {proc.stderr.read().decode()[-400:]}")
     main_rss = peaks.pop(proc.pid)
-    return wall, main_rss, sorted(v for v in peaks.values() if v > 60)
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, main_rss, sorted(v for v in peaks.values() if v > 60), cpu
 
 
 def logscan(inputs: list[Path], out: Path, *extra: str) -> list[str]:
@@ -95,12 +97,23 @@ def logscan(inputs: list[Path], out: Path, *extra: str) -> list[str]:
             "-o", str(out), *extra]  # fmt: skip
 
 
-def median_runs(label: str, cmd, runs: int) -> float:
-    walls = [run(cmd)[0] for _ in range(runs)]
-    print(
-        f"  {label:34s} median {statistics.median(walls):6.2f}s  [{', '.join(f'{w:.2f}' for w in walls)}]"
-    )
-    return statistics.median(walls)
+def side_by_side(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
+    """Median wall and CPU seconds of each command, run in turn round after round (so that a
+    change in the machine's load touches them all alike)."""
+    walls: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(runs):
+        for label, cmd in commands.items():
+            wall, _, _, cpu = run(cmd)
+            walls[label].append(wall)
+            cpus[label].append(cpu)
+    out = {}
+    for label in commands:
+        w, c = statistics.median(walls[label]), statistics.median(cpus[label])
+        runs_ = ", ".join(f"{x:.2f}" for x in walls[label])
+        print(f"  {label:34s} median {w:6.2f}s wall [{runs_}], CPU {c:6.2f}s")
+        out[label] = (w, c)
+    return out
 
 
 def session_folder(log: Path, root: Path, files: int = 2000, total: int = 1 << 30) -> int:
@@ -159,19 +172,20 @@ def main():
         log = work / "full_log.txt"
         truth = synthesize(log, SynthConfig())
         print(f"100 MB synth log: {truth['bytes'] / 1e6:.1f} MB, {truth['lines_total']:,} lines")
-        base = median_runs(
-            "bare 7-regex loop (counts only)",
-            [sys.executable, str(ROOT / "bench" / "regex_baseline.py"), str(log)],
+        timed = side_by_side(
+            {
+                "bare 7-regex loop (counts only)": [
+                    sys.executable, str(ROOT / "bench" / "regex_baseline.py"), str(log)
+                ],
+                "logscan ingest --jobs 1": logscan([log], work / "j1", "--jobs", "1"),
+                "logscan ingest --jobs 2": logscan([log], work / "j2", "--jobs", "2"),
+            },
             args.runs,
-        )
-        j1 = median_runs(
-            "logscan ingest --jobs 1", logscan([log], work / "j1", "--jobs", "1"), args.runs
-        )
-        j2 = median_runs(
-            "logscan ingest --jobs 2", logscan([log], work / "j2", "--jobs", "2"), args.runs
-        )
+        )  # fmt: skip
+        (base, _), (j1, c1), (j2, c2) = timed.values()
         print(f"  jobs=2 / regex loop = {j2 / base:.2f}x (target <= 0.6x); jobs=1 / regex loop = {j1 / base:.2f}x; "
-              f"jobs=1 / jobs=2 = {j1 / j2:.2f}x; tables equal: {same_tables(work / 'j1', work / 'j2')}")  # fmt: skip
+              f"jobs=1 / jobs=2 = {j1 / j2:.2f}x; CPU jobs=2 / jobs=1 = {c2 / c1:.2f}x; "
+              f"tables equal: {same_tables(work / 'j1', work / 'j2')}")  # fmt: skip
         print(f"  load average now {os.getloadavg()[0]:.1f}")
         if args.skip_1gb:
             return
@@ -189,10 +203,13 @@ def main():
                 statistics.median(r[0] for r in runs),
                 max(r[1] for r in runs),
                 runs[-1][2],
+                statistics.median(r[3] for r in runs),
             )
-        (w1, main1, _), (w2, main2, workers) = res[1], res[2]
-        print(f"  --jobs 1: {w1:6.1f}s ({size / 1e6 / w1:.0f} MB/s), peak RSS {main1:.0f} MB")
-        print(f"  --jobs 2: {w2:6.1f}s ({size / 1e6 / w2:.0f} MB/s), main process {main2:.0f} MB, "
+        (w1, main1, _, cpu1), (w2, main2, workers, cpu2) = res[1], res[2]
+        print(
+            f"  --jobs 1: {w1:6.1f}s ({size / 1e6 / w1:.0f} MB/s, CPU {cpu1:.1f}s), peak RSS {main1:.0f} MB"
+        )
+        print(f"  --jobs 2: {w2:6.1f}s ({size / 1e6 / w2:.0f} MB/s, CPU {cpu2:.1f}s), main process {main2:.0f} MB, "
               f"workers {', '.join(f'{v:.0f}' for v in workers)} MB (single-process figure {main1:.0f} MB)")  # fmt: skip
         print(
             f"  speed-up jobs=2 vs jobs=1: {w1 / w2:.2f}x (target >= 1.7x); "
