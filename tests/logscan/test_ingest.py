@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from zephyr_logscan.ingest import IngestError, ingest
+from zephyr_logscan.ingest import MASK, IngestError, ingest
 from zephyr_logscan.synth import SynthConfig, synthesize
 
 from .test_synth import fold_check
@@ -268,3 +271,12 @@ def test_json_event_files_keep_label_time_and_level(tmp_path):
     actor = pl.read_parquet(out / "actor_deaths.parquet").row(0, named=True)
     assert dict(actor["fields"]) == {"job_id": "01000000", "actor_id": "c" * 32}
     assert actor["will_restart"] is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab9é٣ .:/=-_(),\t", max_size=60))
+def test_template_mask_is_the_one_pass_word_mask(text):
+    """The template mask (a lazy first class, for speed) replaces exactly what the plain
+    pattern does: every word with a digit (Unicode letters and digits too) becomes <*>."""
+    plain = re.sub(r"[\w.:/=-]*\d[\w.:/=-]*", "<*>", text)
+    assert pl.Series([text]).str.replace_all(MASK, "<*>")[0] == plain
