@@ -4,6 +4,7 @@ carried from one file into the next."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -17,12 +18,12 @@ from zephyr_logscan.ingest import ingest
 INGEST = sys.modules["zephyr_logscan.ingest"]  # (the package's `ingest` is the function)
 
 
-def streamed_and_batched(folder: Path, out: Path, monkeypatch) -> tuple[Path, Path]:
+def streamed_and_batched(folder: Path, out: Path, monkeypatch, **kw) -> tuple[Path, Path]:
     """The folder ingested with every file streamed alone, then with the default batches."""
     with monkeypatch.context() as m:
         m.setattr(INGEST, "BATCH_FILE_BYTES", -1)
-        alone = ingest([str(folder)], out / "alone").out_dir
-    return alone, ingest([str(folder)], out / "batched").out_dir
+        alone = ingest([str(folder)], out / "alone", **kw).out_dir
+    return alone, ingest([str(folder)], out / "batched", **kw).out_dir
 
 
 def cut_into_files(folder: Path, body: bytes, cuts: list[int]):
@@ -90,3 +91,14 @@ def test_batches_end_at_their_size(tmp_path, monkeypatch):
     monkeypatch.setattr(INGEST, "BATCH_BYTES", 10_000)
     alone, batched = streamed_and_batched(tmp_path / "logs", tmp_path, monkeypatch)
     assert_same_tables(alone, batched)
+
+
+def test_a_time_window_over_batches(tmp_path, monkeypatch):
+    """--since/--until keep the same records, and count the same lines outside, in batches."""
+    body = straddling_log(30)
+    cut_into_files(tmp_path / "logs", body, list(range(0, len(body), 2_000)))
+    window = {"since": "2026-02-20T21:41:00.010", "until": "2026-02-20T21:41:00.020"}
+    alone, batched = streamed_and_batched(tmp_path / "logs", tmp_path, monkeypatch, **window)
+    assert_same_tables(alone, batched)
+    manifest = json.loads((batched / "manifest.json").read_text())
+    assert 0 < manifest["lines_outside_window"] < manifest["lines_total"]
