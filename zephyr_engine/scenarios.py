@@ -71,6 +71,11 @@ RAY_FAST = {**FAST, "heartbeat_interval": 0.25, "heartbeat_timeout": 3.0, "no_wo
 # worker processes), and their deadline there.
 RAY = ("ZL01", "ZL02", "ZL03", "ZL05", "ZL06", "ZL07", "ZL08", "ZL09", "ZL10", "ZL11", "ZL12")
 RAY_DEADLINE = 240
+# From a node's loss to the driver's retry of the attempt whose coordinator ran there: the
+# driver's call breaks with the node's connection (seconds); the GCS declares the node dead
+# within ~15 s (the test cluster's health checks, ~30 s by Ray's defaults). Far below the
+# liveness timeout, which must not be what notices.
+RAY_NODE_LOSS_BOUND = 30.0
 # Hard deadline of each scenario (seconds): several times its normal run time on a busy machine.
 DEADLINES = {
     "ZL01": 40, "ZL02": 30, "ZL03": 30, "ZL04": 45, "ZL05": 45, "ZL06": 40,
@@ -332,10 +337,12 @@ class LogCount(logging.Handler):
     def __init__(self):
         super().__init__(logging.DEBUG)
         self.counts: Counter = Counter()
+        self.times: dict[str, list[float]] = {}  # when each was logged (time.monotonic)
         self.logger = logging.getLogger(zl.LOGGER_NAME)
 
     def emit(self, record: logging.LogRecord) -> None:
         self.counts[record.msg] += 1
+        self.times.setdefault(record.msg, []).append(time.monotonic())
 
     def __enter__(self) -> LogCount:
         self.previous = self.logger.level
@@ -452,25 +459,54 @@ def zl02() -> tuple[bool, str]:
 
 
 def zl03() -> tuple[bool, str]:
-    """A coordinator is never auto-restarted; its loss fails the attempt and the driver retries."""
-    with context(max_workers=scaled(4, 2)) as ctx:
-        lost: list[str] = []
+    """A coordinator is never auto-restarted; its loss fails the attempt and the driver retries.
+    Its actor is killed as a preemption would (on Ray: its process is SIGKILLed, and Ray would
+    restart a coordinator created with max_restarts != 0). On Ray the next attempt's
+    coordinator then loses its whole node: it runs on a second raylet (on-demand capacity,
+    which fails too), and that raylet is SIGKILLed; the driver must notice within a bound far
+    below its liveness timeout, and retry again."""
+    node = _SpareNode(market_type=None, name="standby") if on_ray() else None
+    lost: list[str] = []
+    placed: dict = {}
+    try:
+        with LogCount() as seen, context(max_workers=scaled(4, 2),
+                                         max_execution_retries=scaled(1, 2)) as ctx:  # fmt: skip
+            if node is not None:
+                ctx.backend.prefer_node([zl.coordinator_name(ctx.name, 0, 1)], node.node_id)
 
-        def kill_coordinator(c, pipeline, attempt):
-            if attempt == 0:
-                lost.append(c.actors[0])
-                # A preemption: Ray would restart a coordinator created with max_restarts != 0.
-                later(0.3, lambda: c.backend.kill_actor(c.actors[0], restart=True))
+            def kill_coordinator(c, pipeline, attempt):
+                name = c.actors[0]
+                if attempt == 0:
+                    lost.append(name)
+                    later(0.3, lambda: c.backend.kill_actor(name, restart=True))
+                elif attempt == 1 and node is not None:
+                    lost.append(name)
+                    placed["on_node"] = c.backend.node_of(name) == node.node_id
+                    later(
+                        0.3, lambda: (placed.setdefault("lost_at", time.monotonic()), node.lose())
+                    )
 
-        ctx.hooks["on_attempt"] = kill_coordinator
-        shards = scaled(16, 8)
-        ds = squares(shards, scaled(0.2, 0.5))
-        ok, detail, _ = run_expecting(ctx, ds, expected(shards), key=f"squares-{shards}")
-        histories = {name: ctx.backend.history(name) for name in lost}
+            ctx.hooks["on_attempt"] = kill_coordinator
+            shards = scaled(16, 8)
+            ds = squares(shards, scaled(0.2, 0.5))
+            ok, detail, _ = run_expecting(ctx, ds, expected(shards), key=f"squares-{shards}")
+            histories = {name: ctx.backend.history(name) for name in lost}
+    finally:
+        if node is not None:
+            node.stop()
     restarted = [n for n, h in histories.items() if "restarting" in h or h.count("alive") > 1]
     states = [" -> ".join(h) for h in histories.values()]
-    return ok and bool(lost) and not restarted, (
-        f"{detail}; the lost coordinator went {states or 'unobserved'}"
+    if node is not None:
+        retries = seen.times.get(zl.PIPELINE_RETRY_BACKOFF, [])
+        noticed = [t - placed["lost_at"] for t in retries if t >= placed.get("lost_at", 1e18)]
+        took = noticed[0] if noticed else None
+        bound = RAY_NODE_LOSS_BOUND
+        ok = ok and placed.get("on_node") is True and took is not None and took <= bound
+        detail += (f"; the second coordinator's node lost: {placed.get('on_node') is True}, "
+                   f"the attempt retried {'never' if took is None else f'{took:.1f}s'} after "
+                   f"(bound {bound:.0f}s)")  # fmt: skip
+    return ok and len(lost) == scaled(1, 2) and not restarted, (
+        f"{detail}; the lost coordinators went {states or 'unobserved'}"
     )
 
 
@@ -654,7 +690,7 @@ def zl07(workers: int | None = None) -> tuple[bool, str]:
     node) that is SIGKILLed; Ray restarts them elsewhere once the GCS declares the node dead."""
     workers = workers or scaled(48, 5)
     cut = int(workers * 0.6)
-    spot = _SpotNode() if on_ray() else None
+    spot = _SpareNode() if on_ray() else None
     placed: dict = {}
     result = None
     try:
@@ -696,21 +732,20 @@ def zl07(workers: int | None = None) -> tuple[bool, str]:
     )
 
 
-class _SpotNode:
-    """A second raylet joined to the running Ray cluster, labelled preemptible, to be lost."""
+class _SpareNode:
+    """A second raylet joined to the running Ray cluster (labelled preemptible with
+    ``market_type="spot"``), to be lost."""
 
-    def __init__(self):
+    def __init__(self, market_type: str | None = "spot", name: str = "spot"):
         import ray
 
         from zephyr_engine.backends.ray_cluster import LocalRayCluster
 
-        before = sum(1 for n in ray.nodes() if n["Alive"])
         node = ray._private.worker.global_worker.node  # the local node's temp dir keeps its logs
         self.cluster = LocalRayCluster(address=ray.get_runtime_context().gcs_address,
                                        temp_dir=node.get_temp_dir_path())  # fmt: skip
-        self.node = self.cluster.add_node(num_cpus=2, market_type="spot", name="spot")
-        self.cluster.wait_for_nodes(before + 1)
-        self.node_id = self.node.node_id()
+        self.node = self.cluster.add_node(num_cpus=2, market_type=market_type, name=name)
+        self.node_id = self.cluster.wait_for_node(self.node)
 
     def lose(self) -> None:
         self.cluster.kill_node(self.node)

@@ -13,6 +13,7 @@ import pytest
 from tests.ray_support import alive_actors, driver_env, within
 from zephyr_engine import Dataset, ShardFailedError, ZephyrContext, get_shared
 from zephyr_engine.backends.ray import NAMESPACE, RayBackend
+from zephyr_engine.backends.ray_cluster import LocalRayCluster
 
 pytestmark = pytest.mark.ray
 FAST = {"heartbeat_interval": 0.25, "heartbeat_timeout": 5.0, "registration_timeout": 60.0}
@@ -91,6 +92,31 @@ def test_no_actor_left_behind_when_execute_raises(backend):
         with pytest.raises(ShardFailedError):
             within(120, ctx.execute, Dataset.from_list(range(4), num_shards=2).map(poison))
         assert alive_actors("zephyr-raises-") == []  # released at once, not at shutdown
+
+
+def test_a_never_restarted_actor_runs_on_its_drivers_node(connected, backend):
+    """Ray places an actor that requests no CPU (the coordinator) on a random node, and a lost
+    node stays a candidate until the GCS declares it dead: a retried attempt's coordinator
+    could follow its predecessor onto the lost node. With a second node in the cluster, every
+    coordinator must still land on the driver's node (left to Ray, 8 in a row: 1 in 256)."""
+    import ray
+
+    extra = LocalRayCluster(address=connected.address, temp_dir=connected.temp_dir)
+    names = [f"zephyr-placed-p0-a{i}-coord-0" for i in range(8)]
+    try:
+        node = extra.add_node(num_cpus=2, name="second")
+        second = extra.wait_for_node(node)
+        for name in names:  # an engine-free host: the placement is the backend's alone
+            backend.create_actor(dict, name, max_restarts=0)
+        placed = within(120, lambda: [backend.node_of(name) for name in names])
+        here = ray.get_runtime_context().get_node_id()
+        assert second != here and placed == [here] * len(names), placed
+    finally:
+        for name in names:
+            backend.kill(name)
+        for node in extra.nodes:  # a node loss: quick, where a drained stop takes 30 s
+            extra.kill_node(node)
+        extra.stop()
 
 
 DRIVER = """

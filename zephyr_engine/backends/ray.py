@@ -12,7 +12,8 @@ state of its process. Choices, and why:
 - ``max_task_retries=0``: a call lost with its actor is reported to the caller, who owns retries
   (the coordinator re-queues; the driver retries the attempt).
 - An actor that is never restarted (``max_restarts=0``: the coordinator) is kept off preemptible
-  capacity where nodes carry Ray's ``ray.io/market-type`` label.
+  capacity where nodes carry Ray's ``ray.io/market-type`` label, and runs on its driver's node:
+  never on a lost node that the GCS has not yet declared dead.
 - A failing actor (``ActorContext.fail``) ends its own process, as an out-of-memory kill would, so
   Ray restarts it per ``max_restarts``.
 """
@@ -229,13 +230,16 @@ class RayBackend:
             options["memory"] = request.pop("memory")
         if request:
             options["resources"] = request
-        node = self._preferred.get(name)
-        if node is not None:  # soft: a restart after the node's loss goes anywhere
+        node, soft = (
+            self._preferred.get(name),
+            True,
+        )  # soft: a restart after a node loss goes anywhere
+        if max_restarts == 0:  # no restart to redirect; and Ray ignores a soft affinity here
+            node, soft = self._place_never_restarted(options, node), False
+        if node is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=True)
-        if max_restarts == 0 and self._cluster_labels_market():
-            options["label_selector"] = {MARKET_LABEL: "!spot"}
+            options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node, soft=soft)
         args, kwargs = tuple(args), dict(kwargs or {})
         try:
             handle = self._host.options(**options).remote(cls, name, self.namespace, args, kwargs)
@@ -392,8 +396,24 @@ class RayBackend:
                 self._handles.pop(name, None)
 
     @staticmethod
-    def _cluster_labels_market() -> bool:
+    def _place_never_restarted(options: dict, preferred: str | None) -> str | None:
+        """Where an actor that is never restarted (the coordinator) goes: off spot capacity
+        where nodes are labelled, and on its driver's node unless a node is ``preferred``.
+
+        The driver's node is alive for as long as the pipeline can be, so the coordinator adds
+        no failure there. Left to Ray, a zero-CPU actor goes to a random node among those the
+        scheduler still lists (only a hard node affinity overrides that), and a lost node stays
+        listed until the GCS declares it dead (seconds to tens of seconds): the coordinator of
+        a retried attempt could land on the very node whose loss failed the previous attempt,
+        and be lost with it before it ever ran."""
         ray = _ray()
-        return any(
-            MARKET_LABEL in (node.get("Labels") or {}) for node in ray.nodes() if node.get("Alive")
-        )
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        if any(MARKET_LABEL in (n.get("Labels") or {}) for n in alive):
+            options["label_selector"] = {MARKET_LABEL: "!spot"}
+        if preferred is not None:
+            return preferred
+        here = ray.get_runtime_context().get_node_id()
+        labels = next((n.get("Labels") or {} for n in alive if n["NodeID"] == here), None)
+        if labels is None or labels.get(MARKET_LABEL) == "spot":  # not a node to stay on
+            return None
+        return here

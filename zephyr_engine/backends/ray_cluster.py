@@ -3,7 +3,8 @@
 Every raylet is a ``ray start --block`` process with its own free ports under one private
 ``--temp-dir``, so it never meets another Ray instance on the machine. ``add_node`` starts a second
 raylet with its own resources (``market_type="spot"`` labels it preemptible, as cloud providers'
-spot nodes are); ``kill_node`` SIGKILLs that raylet: a node loss, as Ray sees a preempted VM.
+spot nodes are); ``kill_node`` SIGKILLs that node's processes at once: a node loss, as Ray sees a
+preempted VM.
 ``stop`` ends only the processes this cluster started.
 
 >>> # with LocalRayCluster(num_cpus=8) as cluster:
@@ -43,6 +44,17 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 out.append(int(entry.name))
     return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (workers run in process groups of their own, so a group
+    signal would miss them)."""
+    found, todo = [], [pid]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
 
 
 def _cmdline(pid: int) -> str:
@@ -112,11 +124,16 @@ class LocalRayCluster:
                            temp_dir)  # fmt: skip
 
     def kill_node(self, node: RayNode) -> int:
-        """A node loss: SIGKILL the node's raylet (its ``ray start`` then ends the rest)."""
+        """A node loss: SIGKILL every process of the node at once, as a lost machine takes
+        them (its raylet, its agents, and the worker processes of its actors: left alive, a
+        worker notices its raylet's death only when it next needs it, and an actor could
+        finish its work on a node that is already gone). Returns the raylet's pid."""
         pid = node.raylet_pid()
         if pid is None:
             raise RuntimeError(f"raylet of {node.name} not found")
-        os.kill(pid, signal.SIGKILL)
+        for victim in [node.process.pid, *_descendants(node.process.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
         return pid
 
     def stop(self) -> None:
@@ -186,6 +203,16 @@ class LocalRayCluster:
         with socket.socket() as s:
             s.settimeout(1)
             return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def wait_for_node(self, node: RayNode, timeout: float = 60.0) -> str:
+        """In a driver connected to this cluster: until ``node`` is alive; returns its node id.
+        (Not a count of alive nodes: a node lost just before stays listed until declared dead.)"""
+        deadline = time.monotonic() + timeout
+        while (node_id := node.node_id()) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ray node {node.name} not alive within {timeout:.0f}s")
+            time.sleep(0.2)
+        return node_id
 
     def wait_for_nodes(self, count: int | None = None, timeout: float = 60.0) -> None:
         """In a driver connected to this cluster: until ``count`` nodes (default: all) are alive."""
