@@ -4,6 +4,7 @@ carried from one file into the next."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -102,3 +103,27 @@ def test_a_time_window_over_batches(tmp_path, monkeypatch):
     assert_same_tables(alone, batched)
     manifest = json.loads((batched / "manifest.json").read_text())
     assert 0 < manifest["lines_outside_window"] < manifest["lines_total"]
+
+
+def test_a_compressed_file_larger_than_it_looked_is_streamed(tmp_path, monkeypatch):
+    """A small .gz that holds more than a batched file may: read in chunks like a large file,
+    between batches of the files around it, with the same tables."""
+    body = straddling_log(30)
+    cut_into_files(tmp_path / "logs", body[:2_000], [500, 1_000, 1_500])
+    (tmp_path / "logs" / "worker-0001.out.gz").write_bytes(gzip.compress(body))
+    (tmp_path / "logs" / "worker-0001.out").unlink()
+    monkeypatch.setattr(INGEST, "BATCH_FILE_BYTES", max(len(gzip.compress(body)), 600))
+    assert len(body) > INGEST.BATCH_FILE_BYTES
+    held = []  # the bytes of each file a batch holds in memory
+    parse_batch = INGEST.Ingest.parse_batch
+
+    def spy(self, batch):
+        held.extend(sum(map(len, chunks)) for _, chunks in batch)
+        return parse_batch(self, batch)
+
+    monkeypatch.setattr(INGEST.Ingest, "parse_batch", spy)
+    alone, batched = streamed_and_batched(tmp_path / "logs", tmp_path, monkeypatch)
+    assert held and max(held) <= INGEST.BATCH_FILE_BYTES
+    assert_same_tables(alone, batched)
+    files = pl.read_parquet(batched / "events.parquet")["file"].unique().to_list()
+    assert "logs/worker-0001.out.gz" in files and len(files) == 4
