@@ -252,8 +252,9 @@ class Ingest:
         Small plain files are read whole and parsed together, one pass for many: a session
         folder holds thousands of small files, and every pass has a fixed cost. The others
         stream chunk by chunk. ``progress`` gets the stored bytes read so far; a source that
-        fails goes to ``skip(src, error)``, which raises when the run cannot go on without it
-        (a skipped file adds nothing to the tables).
+        fails goes to ``skip(src, error)``, which raises when the run cannot go on without it.
+        (A small file that fails adds nothing to the tables; a streamed one keeps the records
+        of the chunks parsed before, as the sequential run always did.)
         """
         used: list[tuple[Source, FileState | None]] = []
         batch: list[tuple[Source, list[bytes]]] = []
