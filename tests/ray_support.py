@@ -110,24 +110,17 @@ def logscan(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout)
 
 
-# Patterns whose evidence spans the driver log and the session folder.
-NEEDS_BOTH = {"ZL11"}
-
-
 def capture_sources(capture: Path) -> dict[str, list[Path]]:
-    """What to ingest apart: the driver log, the session folders, and both together.
+    """What to ingest: the driver log alone, the session folders alone, and both together.
 
-    Apart, because the driver log repeats every forwarded worker line that the session's
-    ``worker-*.err`` holds, and ingest does not yet merge the two witnesses of one record: read
-    together, a ``Coordinator initialized`` counts twice and reads as a restarted coordinator
-    (ZL03). Together, because some patterns need both halves: ZL11 pairs the driver's pipeline
-    attempt with the raylet's unschedulable lease."""
+    Each alone, because a user may have only one of them; together, because some patterns need
+    both halves (ZL11 pairs the driver's pipeline attempt with the raylet's unschedulable lease)
+    and because the driver log repeats every forwarded worker line that the session's
+    ``worker-*.err`` holds: read together, each copy must still count once (Ray's dedup may have
+    folded the driver's copy into a ``[repeated Nx across cluster]`` line)."""
     driver = [capture / "driver.log"]
     session = sorted((capture / "session").glob("*/logs"))
-    sources = {"driver": driver, "session": session}
-    if capture.name in NEEDS_BOTH:  # captures are kept in a folder named by their pattern
-        sources["combined"] = driver + session
-    return sources
+    return {"driver": driver, "session": session, "combined": driver + session}
 
 
 def diagnose_capture(capture: Path, tables: Path) -> list[dict]:
@@ -181,13 +174,10 @@ def finding_problems(pattern: str, findings: list[dict]) -> list[str]:
     problems = []
     if pattern in OWN and OWN[pattern] not in found:
         problems.append(f"{pattern} not diagnosed (found {sorted(found)})")
-    apart = {f["pattern"] for f in findings if f.get("source") != "combined"}
-    if pattern not in OWN and pattern not in MAY_SHOW_OWN and pattern in apart:
+    if pattern not in OWN and pattern not in MAY_SHOW_OWN and pattern in found:
         problems.append(f"{pattern} diagnosed although the corrected engine handled it")
     for f in findings:
         if f["pattern"] == OWN.get(pattern) or (f["pattern"] == pattern in MAY_SHOW_OWN):
-            continue
-        if f.get("source") == "combined":  # judged apart (see capture_sources); used for OWN only
             continue
         if f["severity"] == "critical" or f["pattern"] not in CAUSED_WARNINGS:
             problems.append(

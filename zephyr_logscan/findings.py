@@ -23,6 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
+from parsers.lines import DEDUP_TAIL
+
 SEVERITY = {"critical": 2, "warning": 1}
 
 # name -> (default, what it means). One place for every threshold of every detector.
@@ -110,9 +112,12 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     keep = [
         c for c in df.columns if c not in ("ts", "subject", "repeat", "file", "line", "ts_inferred")
     ]
+    # A line's text without Ray's dedup tail: the driver's copy of a worker line may carry
+    # "[repeated Nx across cluster]" (the count is in ``repeat``); the worker's file never does.
+    df = df.with_columns(text=pl.col("message").str.replace(DEDUP_TAIL, ""))
     key = pl.coalesce(
         pl.col("subject"),
-        pl.concat_str([pl.lit("text:"), pl.col("message"), pl.col("ts").cast(pl.String)])
+        pl.concat_str([pl.lit("text:"), pl.col("text"), pl.col("ts").cast(pl.String)])
         .fill_null(pl.concat_str([pl.col("file"), pl.col("line").cast(pl.String)], separator=":")),
     )  # fmt: skip
     gap = timedelta(seconds=gap_s)
@@ -120,7 +125,7 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     # A line copied into several files (a worker's line forwarded to the driver log and kept in
     # the session's worker-*.err) is one witness: copies with the same text and own timestamp
     # share the subject any of them names (only the driver's copy carries the pid).
-    copied = pl.col("subject").drop_nulls().first().over("message", "ts", own)
+    copied = pl.col("subject").drop_nulls().first().over("text", "ts", own)
     df = df.with_columns(
         subject=pl.when(own).then(pl.coalesce("subject", copied)).otherwise("subject")
     )
@@ -133,7 +138,7 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
         pl.col("ts").max().alias("end"),
         pl.col("repeat").max().cast(pl.Int64).alias("events"),
         pl.concat_str([pl.col("file"), pl.col("line").cast(pl.String)], separator=":").alias("evidence"),
-        *[pl.col(c).drop_nulls().first() for c in keep if c not in ("key", "own", "hid")],
+        *[pl.col(c).drop_nulls().first() for c in keep if c not in ("key", "own", "hid", "text")],
     )  # fmt: skip
     return out.drop("hid").sort("ts")
 
