@@ -114,7 +114,7 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     ]
     # A line's text without Ray's dedup tail: the driver's copy of a worker line may carry
     # "[repeated Nx across cluster]" (the count is in ``repeat``); the worker's file never does.
-    df = df.with_columns(text=pl.col("message").str.replace(DEDUP_TAIL, ""))
+    df = _without_counted_folds(df.with_columns(text=pl.col("message").str.replace(DEDUP_TAIL, "")))
     key = pl.coalesce(
         pl.col("subject"),
         pl.concat_str([pl.lit("text:"), pl.col("text"), pl.col("ts").cast(pl.String)])
@@ -141,6 +141,63 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
         *[pl.col(c).drop_nulls().first() for c in keep if c not in ("key", "own", "hid", "text")],
     )  # fmt: skip
     return out.drop("hid").sort("ts")
+
+
+def _without_counted_folds(df: pl.DataFrame) -> pl.DataFrame:
+    """``repeat`` of each line Ray's dedup folded, less the folded lines read from elsewhere.
+
+    A ``[repeated Nx across cluster]`` line stands for itself and the N-1 lines with the same
+    dedup key (the text without its tokens that hold digits) that Ray held back since the
+    previous line of that key in the same file. Read together with the files those lines were
+    written to (``worker-*.err``), each held-back line is a witness of its own, with no copy in
+    the folded line's file: it is counted there, and the folded line counts only the rest."""
+    folding = df.filter(pl.col("repeat") > 1)["file"].unique().to_list()
+    if not folding or df["file"].n_unique() < 2:
+        return df
+    canon = pl.col("text").str.replace_all(r"\S*\d\S*", "").str.replace_all(r"\s+", " ")
+    df = df.with_row_index("_row").with_columns(_canon=canon.str.strip_chars())
+    df = df.with_columns(_prev=pl.col("ts").shift(1).over("file", "_canon", order_by="ts"))
+    held = pl.concat([_held_back(df, file) for file in folding])
+    return (
+        df.join(held, on="_row", how="left")
+        .with_columns(
+            repeat=pl.when(pl.col("_held") > 0)
+            .then(pl.max_horizontal(pl.col("repeat") - pl.col("_held"), pl.lit(1)))
+            .otherwise(pl.col("repeat"))
+            .cast(df.schema["repeat"])
+        )
+        .sort("_row")
+        .drop("_row", "_canon", "_prev", "_held")
+    )
+
+
+def _held_back(df: pl.DataFrame, file: str) -> pl.DataFrame:
+    """For each folded line of ``file``: how many lines of its dedup key other files hold between
+    the previous line of that key in ``file`` and it, that ``file`` has no copy of (``_held``).
+    Counted by as-of lookups in each key's running count, not by pairing every two lines."""
+    copies = df.filter(pl.col("file") == file).select("text", "ts").unique()
+    seen = (
+        df.filter(pl.col("file") != file)
+        .join(copies, on=["text", "ts"], how="anti")
+        .select("_canon", "text", "ts").unique().sort("ts")  # a line copied into several files once
+        .with_columns(_n=pl.int_range(1, pl.len() + 1).over("_canon"))
+    )  # fmt: skip
+    folded = df.filter((pl.col("file") == file) & (pl.col("repeat") > 1))
+    folded = folded.select("_row", "_canon", "ts", "_prev")
+
+    def before(column: str) -> pl.DataFrame:  # lines of the key seen strictly before ``column``
+        left = folded.filter(pl.col(column).is_not_null()).sort(column)
+        right = seen.rename({"ts": column})
+        found = left.join_asof(
+            right, on=column, by="_canon", allow_exact_matches=False, check_sortedness=False
+        )  # both sorted by ``column``
+        return found.select("_row", pl.col("_n").fill_null(0).alias(column))
+
+    upto = folded.select("_row").join(before("ts"), on="_row", how="left")
+    upto = upto.join(before("_prev"), on="_row", how="left")
+    return upto.select(
+        "_row", _held=(pl.col("ts").fill_null(0) - pl.col("_prev").fill_null(0)).cast(pl.Int64)
+    )
 
 
 def _of(pipeline: str | None, column: str = "pipeline") -> pl.Expr:
