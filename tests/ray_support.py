@@ -124,12 +124,11 @@ def capture_sources(capture: Path) -> dict[str, list[Path]]:
 
 
 def diagnose_capture(capture: Path, tables: Path) -> list[dict]:
-    """``logscan ingest`` then ``logscan diagnose --json`` per source of ``capture_sources``; the
-    findings of all, each tagged with its ``source``."""
-    findings = []
-    for source, inputs in capture_sources(capture).items():
-        if not inputs:
-            continue
+    """``logscan ingest`` then ``logscan diagnose --json`` per source of ``capture_sources`` (the
+    sources side by side: separate processes and folders); the findings of all, each tagged
+    with its ``source``."""
+
+    def one(source: str, inputs: list[Path]) -> list[dict]:
         out = tables / source
         if out.exists():
             shutil.rmtree(out)
@@ -139,8 +138,12 @@ def diagnose_capture(capture: Path, tables: Path) -> list[dict]:
         assert found.returncode == 0, found.stderr
         data = json.loads(found.stdout)
         data = data["findings"] if isinstance(data, dict) else data
-        findings += [{**f, "source": source} for f in data]
-    return findings
+        return [{**f, "source": source} for f in data]
+
+    sources = {k: v for k, v in capture_sources(capture).items() if v}
+    with concurrent.futures.ThreadPoolExecutor(len(sources)) as pool:
+        runs = [pool.submit(one, source, inputs) for source, inputs in sources.items()]
+        return [f for run in runs for f in run.result()]
 
 
 def within(seconds: float, fn, *args, **kwargs):
