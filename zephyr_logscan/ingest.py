@@ -97,6 +97,11 @@ class Ingest:
         self.templates: dict[str, list] = {}
         self.lines_total = self.lines_unmatched = self.lines_outside = 0
         self.first_ts = self.last_ts = None
+        # Three stages, each in its own thread and in order: the reading thread folds chunk
+        # N+1 while the classify thread classifies chunk N and the writer thread writes chunk
+        # N-1 (polars and pyarrow release the GIL: the stages share the machine's cores).
+        self.classify_thread = ThreadPoolExecutor(1, thread_name_prefix="logscan-classify")
+        self.classifying: deque = deque()
         self.writer_thread = ThreadPoolExecutor(1, thread_name_prefix="logscan-writer")
         self.pending: deque = deque()
 
@@ -104,9 +109,17 @@ class Ingest:
 
     def records(self, recs: pl.DataFrame, file: str | list[str], state: FileState | None):
         """Records of one file (its label and the state carried from its earlier chunks), or of
-        a batch of whole files (their labels, indexed by the records' ``part``; no state)."""
+        a batch of whole files (their labels, indexed by the records' ``part``; no state): handed
+        to the classify thread (at most one chunk waits for it)."""
         if recs.height == 0:
             return
+        while self.classifying:
+            self.classifying.popleft().result()
+        self.classifying.append(self.classify_thread.submit(self.classify, recs, file, state))
+
+    def classify(self, recs: pl.DataFrame, file: str | list[str], state: FileState | None):
+        """Times, the window, pipelines and the tables of one chunk's records (in the classify
+        thread; it alone touches ``state``'s time and pipelines, in chunk order)."""
         self.lines_total += int(recs["lines"].sum())
         recs = self.infer_time(recs, state)
         if self.since is not None or self.until is not None:
@@ -125,8 +138,8 @@ class Ingest:
         else:
             recs = recs.with_columns(file=pl.lit(file))
         tables, classified = classify_records(recs)
-        # The output side (templates, Arrow conversion, Parquet writing) runs in one writer
-        # thread, in order, while this thread parses the next chunk; at most two chunks wait.
+        # The output side (templates, Arrow conversion, Parquet writing) runs in the writer
+        # thread, in order; at most two chunks wait for it.
         while len(self.pending) >= 2:
             self.pending.popleft().result()
         self.pending.append(
@@ -393,10 +406,17 @@ class Ingest:
                 )
         writer.write_table(data)
 
-    def finish(self):
+    def drain(self):
+        """Wait until every chunk handed on is classified and written (their errors rise here)."""
+        while self.classifying:
+            self.classifying.popleft().result()
         while self.pending:
             self.pending.popleft().result()
+        self.classify_thread.shutdown()
         self.writer_thread.shutdown()
+
+    def finish(self):
+        self.drain()
         rows = sorted(self.templates.items(), key=lambda kv: (-kv[1][0], kv[0]))
         cols = list(zip(*[(t, *v) for t, v in rows], strict=True)) if rows else [[]] * 6
         table = pa.table(
@@ -422,7 +442,8 @@ class Ingest:
                     )
 
     def abandon(self):
-        """After a failure: stop the writer thread and close what is open (the folder is removed)."""
+        """After a failure: stop the stage threads and close what is open (the folder is removed)."""
+        self.classify_thread.shutdown(cancel_futures=True)
         self.writer_thread.shutdown(cancel_futures=True)
         for writer in self.writers.values():
             with contextlib.suppress(Exception):

@@ -159,9 +159,7 @@ class PartIngest(Ingest):
         self.collected.setdefault(table, []).append(data)
 
     def result(self, parts: list[PartOutcome], state) -> TaskResult:
-        while self.pending:
-            self.pending.popleft().result()
-        self.writer_thread.shutdown()
+        self.drain()
         return TaskResult(
             parts=parts,
             tables={t: pa.concat_tables(ts) for t, ts in self.collected.items()},

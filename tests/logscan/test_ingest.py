@@ -280,3 +280,29 @@ def test_template_mask_is_the_one_pass_word_mask(text):
     pattern does: every word with a digit (Unicode letters and digits too) becomes <*>."""
     plain = re.sub(r"[\w.:/=-]*\d[\w.:/=-]*", "<*>", text)
     assert pl.Series([text]).str.replace_all(MASK, "<*>")[0] == plain
+
+
+def test_an_error_in_a_stage_thread_fails_the_run_and_leaves_nothing(tmp_path, monkeypatch):
+    """Classifying runs in a thread of its own: its error is the run's, raised, with no output."""
+    module = sys.modules["zephyr_logscan.ingest"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for k in range(6):
+        (logs / f"worker-{k}.out").write_text(
+            f"2026-02-20 21:40:0{k},000 INFO zephyr.execution:233 Coordinator initialized\n"
+        )
+    monkeypatch.setattr(module, "BATCH_BYTES", 1)  # a pass per file
+    calls = []
+    classify_records = module.classify_records
+
+    def failing(records):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom in the classify thread")
+        return classify_records(records)
+
+    monkeypatch.setattr(module, "classify_records", failing)
+    with pytest.raises(RuntimeError, match="boom in the classify thread"):
+        ingest([str(logs)], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["logs"]
