@@ -108,7 +108,11 @@ def line_features(lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
     )
     df = df.join(_prefix_parts(df["prefix"]), on="prefix", how="left", maintain_order="left")
     body = df["body"]
-    repeat = body.str.extract(REPEAT, 1).cast(pl.Int32)
+    # The dedup suffix is looked for only in lines that hold its words.
+    maybe = body.str.contains("[repeated ", literal=True).arg_true()
+    repeat = pl.Series([None] * len(body), dtype=pl.Int32)
+    if len(maybe):
+        repeat = repeat.scatter(maybe, body.gather(maybe).str.extract(REPEAT, 1).cast(pl.Int32))
     deduped = repeat.is_not_null().arg_true()
     mbody = (
         body.scatter(deduped, body.gather(deduped).str.replace(DEDUP_TAIL, ""))
@@ -142,8 +146,15 @@ def _timestamps(mbody: pl.Series, tz: str) -> tuple[pl.Series, pl.Series, pl.Ser
     is_py = mbody.str.contains(PY_TIMESTAMP)
     frame = mbody.to_frame("m")
     py = frame.select(
+        # (The pattern holds exactly three digits of milliseconds: added as an integer.)
         ts=pl.when(is_py).then(
-            _ms(pl.col("m").str.slice(0, 19), pl.col("m").str.slice(20, 3), "%Y-%m-%d %H:%M:%S")
+            (
+                pl.col("m")
+                .str.slice(0, 19)
+                .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="ms", strict=False)
+                .cast(pl.Int64)
+                + pl.col("m").str.slice(20, 3).cast(pl.Int64, strict=False)
+            ).cast(pl.Datetime("ms"))
         ),
         level=pl.when(is_py).then(pl.col("m").str.slice(23, 12).str.extract(PY_LEVEL, 1)),
     )
