@@ -139,7 +139,8 @@ def looks_like_ray_address(value: str) -> bool:
     "--jobs",
     type=click.IntRange(min=1),
     help="Worker processes: files, and ranges of large files, are parsed in parallel "
-    "[default: the machine's cores for 16 MB of input or more, else 1].",
+    "[default: 1 on a machine of up to 2 cores, where one process keeps the cores busy; "
+    "else the machine's cores for 16 MB of input or more].",
 )
 @click.option(
     "--ray",

@@ -239,13 +239,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_default_jobs_use_every_core_only_for_input_worth_it(tmp_path):
+def test_default_jobs_use_every_core_only_where_processes_pay(tmp_path, monkeypatch):
+    """Worker processes by default only for 16 MB of input or more, on more cores than one
+    process keeps busy."""
     small, big = tmp_path / "small.log", tmp_path / "big.log"
     small.write_bytes(b"2026-02-20 21:40:00,000 INFO x.py:1 -- hello\n")
     with open(big, "wb") as fh:
         fh.truncate(parallel.AUTO_MIN_BYTES)  # only its size is looked at
-    assert parallel.auto_jobs([Source("small.log", small)]) == 1
-    assert parallel.auto_jobs([Source("small.log", small), Source("big.log", big)]) == (
-        parallel.default_jobs()
-    )
+    both_files = [Source("small.log", small), Source("big.log", big)]
     assert parallel.default_jobs() == len(os.sched_getaffinity(0))
+    for cores, expected in ((8, 8), (3, 3), (2, 1), (1, 1)):
+        monkeypatch.setattr(parallel, "default_jobs", lambda cores=cores: cores)
+        assert parallel.auto_jobs([Source("small.log", small)]) == 1
+        assert parallel.auto_jobs(both_files) == expected, cores
