@@ -357,7 +357,8 @@ class RayBackend:
         return pid
 
     def prefer_node(self, names: list[str], node_id: str) -> None:
-        """Place the named actors, when created, on that node if it can take them (soft)."""
+        """Place the named actors, when created, on that node: if it can take them (soft) for
+        an actor Ray restarts, always (hard) for one it never restarts (see ``create_actor``)."""
         self._preferred.update(dict.fromkeys(names, node_id))
 
     def node_of(self, name: str) -> str:
