@@ -413,7 +413,10 @@ class RayBackend:
             options["label_selector"] = {MARKET_LABEL: "!spot"}
         if preferred is not None:
             return preferred
-        here = ray.get_runtime_context().get_node_id()
+        try:
+            here = ray.get_runtime_context().get_node_id()
+        except Exception:  # a driver with no node of its own (Ray Client): Ray places it
+            return None
         labels = next((n.get("Labels") or {} for n in alive if n["NodeID"] == here), None)
         if labels is None or labels.get(MARKET_LABEL) == "spot":  # not a node to stay on
             return None
