@@ -163,20 +163,19 @@ class Ingest:
         self.write(table, to_arrow(table, rows))
 
     def infer_time(self, recs: pl.DataFrame, state: FileState | None) -> pl.DataFrame:
-        """A record without its own timestamp takes the nearest earlier one of the same file."""
-        if state is None:  # whole files
-            filled = pl.col("ts").forward_fill().over("part")
-            return recs.with_columns(
-                ts_inferred=pl.col("ts").is_null() & filled.is_not_null(), ts=filled
-            )
+        """A record without its own timestamp takes the nearest earlier one of the same file
+        (whole files in a batch: within each ``part``; a streamed file: from its earlier chunks
+        too)."""
         filled = pl.col("ts").forward_fill()
-        if state.last_ts is not None:
+        if state is None:
+            filled = filled.over("part")
+        elif state.last_ts is not None:
             filled = filled.fill_null(pl.lit(state.last_ts, dtype=recs["ts"].dtype))
         recs = recs.with_columns(
             ts_inferred=pl.col("ts").is_null() & filled.is_not_null(), ts=filled
         )
         last = recs["ts"].drop_nulls()
-        if len(last):
+        if state is not None and len(last):
             state.last_ts = last[-1]
         return recs
 
@@ -198,20 +197,20 @@ class Ingest:
             .then(pl.lit("driver"))  # the driver's own lines are one process
         )  # raylet, gcs_server, autoscaler speak for the cluster: no key, no inheritance
         recs = recs.with_columns(named=named, key=key)
-        if state is None:  # whole files: a process's pipeline is carried within its file only
-            return recs.with_columns(
-                pipeline=pl.when(pl.col("key").is_null())
-                .then(pl.col("named"))
-                .otherwise(pl.col("named").forward_fill().over("part", "key"))
-            )
+        # Whole files in a batch: a process's pipeline is carried within its file only; a
+        # streamed file: from its earlier chunks too.
         carried = pl.col("key").replace_strict(
-            state.process_pipeline, default=None, return_dtype=pl.String
-        )
+            state.process_pipeline if state is not None else {}, default=None,
+            return_dtype=pl.String,
+        )  # fmt: skip
+        within = ("part", "key") if state is None else ("key",)
         recs = recs.with_columns(
             pipeline=pl.when(pl.col("key").is_null())
             .then(pl.col("named"))
-            .otherwise(pl.coalesce(pl.col("named").forward_fill().over("key"), carried))
+            .otherwise(pl.coalesce(pl.col("named").forward_fill().over(*within), carried))
         )
+        if state is None:
+            return recs
         last = recs.filter(pl.col("named").is_not_null() & pl.col("key").is_not_null())
         for key_, name in (
             last.group_by("key", maintain_order=True).agg(pl.col("named").last()).iter_rows()
