@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 
 import polars as pl
 
@@ -82,6 +83,16 @@ def split_lines(chunk: bytes) -> pl.Series:
     return lines
 
 
+def where_holds(
+    texts: pl.Series, literal: str, parse: Callable[[pl.Series], pl.Series], dtype: pl.DataType
+) -> pl.Series:
+    """``parse`` applied only to the texts that hold ``literal`` (null elsewhere): a regex run
+    over the few rows it can match instead of all of them."""
+    rows = texts.str.contains(literal, literal=True).arg_true()
+    out = pl.repeat(None, len(texts), dtype=dtype, eager=True)
+    return out.scatter(rows, parse(texts.gather(rows))) if len(rows) else out
+
+
 def _ms(date: pl.Expr, ms: pl.Expr, fmt: str) -> pl.Expr:
     """Whole seconds parsed with ``fmt``, plus the first three digits of the fraction."""
     seconds = date.str.to_datetime(fmt, time_unit="ms", strict=False)
@@ -109,10 +120,9 @@ def line_features(lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
     df = df.join(_prefix_parts(df["prefix"]), on="prefix", how="left", maintain_order="left")
     body = df["body"]
     # The dedup suffix is looked for only in lines that hold its words.
-    maybe = body.str.contains("[repeated ", literal=True).arg_true()
-    repeat = pl.Series([None] * len(body), dtype=pl.Int32)
-    if len(maybe):
-        repeat = repeat.scatter(maybe, body.gather(maybe).str.extract(REPEAT, 1).cast(pl.Int32))
+    repeat = where_holds(
+        body, "[repeated ", lambda s: s.str.extract(REPEAT, 1).cast(pl.Int32), pl.Int32
+    )
     deduped = repeat.is_not_null().arg_true()
     mbody = (
         body.scatter(deduped, body.gather(deduped).str.replace(DEDUP_TAIL, ""))

@@ -18,6 +18,7 @@ from pathlib import Path
 from parsers.lines import line_features, split_lines
 
 WINDOW = 1 << 16  # bytes read at a time while looking for a cut
+QUICK = 1 << 12  # bytes after each target looked at first, all targets in one pass
 MAX_SEARCH = 64 << 20  # give up on a cut after this many bytes without a record start
 
 
@@ -25,18 +26,44 @@ def certain_starts(block: bytes, tz: str = "UTC") -> list[int]:
     """Offsets (in ``block``, which starts at a line start) of lines that certainly start a
     record: timestamped with a parseable time, not indented, no NUL byte. The last line counts
     only when it ends with a line break (a cut line is judged whole)."""
-    lines = block.split(b"\n")
-    lines.pop()  # the part after the last line break is not a whole line
-    if not lines:
-        return []
-    feat = line_features(split_lines(b"\n".join(lines) + b"\n"), tz)
-    ok = (feat["timestamped"] & ~feat["indented"] & feat["ts"].is_not_null()).to_list()
-    out, pos = [], 0
-    for line, good in zip(lines, ok, strict=True):
-        if good and b"\0" not in line:
-            out.append(pos)
-        pos += len(line) + 1
+    return certain_starts_of([block], tz)[0]
+
+
+def certain_starts_of(blocks: list[bytes], tz: str = "UTC") -> list[list[int]]:
+    """``certain_starts`` of each block, in one vectorised pass over them all."""
+    whole = []
+    for block in blocks:
+        lines = block.split(b"\n")
+        lines.pop()  # the part after the last line break is not a whole line
+        whole.append(lines)
+    flat = [line for lines in whole for line in lines]
+    if not flat:
+        return [[] for _ in blocks]
+    feat = line_features(split_lines(b"\n".join(flat) + b"\n"), tz)
+    ok = iter((feat["timestamped"] & ~feat["indented"] & feat["ts"].is_not_null()).to_list())
+    out = []
+    for lines in whole:
+        starts, pos = [], 0
+        for line, good in zip(lines, ok, strict=False):
+            if good and b"\0" not in line:
+                starts.append(pos)
+            pos += len(line) + 1
+        out.append(starts)
     return out
+
+
+def first_line_start(fh, offset: int) -> tuple[int | None, bytes]:
+    """The first line that starts at or after ``offset`` and the ``QUICK`` bytes from it (None
+    when no line starts within that many bytes: ``find_cut`` takes over)."""
+    if offset <= 0:
+        fh.seek(0)
+        return 0, fh.read(QUICK)
+    fh.seek(offset - 1)
+    head = fh.read(QUICK)
+    nl = head.find(b"\n")
+    if nl < 0:
+        return None, b""
+    return offset + nl, head[nl + 1 :] + fh.read(nl + 1)
 
 
 def find_cut(fh, offset: int, limit: int, tz: str = "UTC") -> int | None:
@@ -86,14 +113,20 @@ def split_ranges(path: str | os.PathLike, parts: int, tz: str = "UTC") -> list[t
     size = Path(path).stat().st_size
     if parts <= 1 or size == 0:
         return [(0, size)]
+    targets = [size * k // parts for k in range(1, parts)]
     cuts = [0]
     with open(path, "rb") as fh:
-        for k in range(1, parts):
-            target = size * k // parts
+        # Most targets have a record start within a few lines: one pass finds them all (a
+        # pass has a fixed cost); the others are searched on, window by window.
+        near = [first_line_start(fh, target) for target in targets]
+        found = certain_starts_of([block for _, block in near], tz)
+        for target, (start, _), starts in zip(targets, near, found, strict=True):
             if target <= cuts[-1]:
                 continue
-            cut = find_cut(fh, target, size, tz)
+            cut = start + starts[0] if start is not None and starts else None
             if cut is None:
+                cut = find_cut(fh, target, size, tz)
+            if cut is None or cut >= size:
                 break  # no record starts after the target: the rest is one range
             if cut > cuts[-1]:
                 cuts.append(cut)

@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from parsers.lines import split_lines
+from parsers.lines import split_lines, where_holds
 from parsers.records import RecordFolder, fold_files
 from parsers.sources import CHUNK, Source, SourceError, discover
 from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
@@ -182,10 +182,13 @@ class Ingest:
     @staticmethod
     def attribute_pipeline(recs: pl.DataFrame, state: FileState | None) -> pl.DataFrame:
         """The pipeline a record names, else the one its process named last (README, Decisions)."""
-        named = pl.coalesce(
-            pl.col("message").str.extract(PIPELINE_START.pattern, 1),
-            pl.col("message").str.extract(PIPELINE.pattern, 1),
-        )
+        named = where_holds(  # both patterns hold the word
+            recs["message"], "zephyr",
+            lambda m: pl.select(pl.coalesce(
+                m.str.extract(PIPELINE_START.pattern, 1), m.str.extract(PIPELINE.pattern, 1)
+            )).to_series(),
+            pl.String,
+        )  # fmt: skip
         key = (
             pl.when(pl.col("pid").is_not_null())
             .then(

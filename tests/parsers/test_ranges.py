@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from parsers.ranges import certain_starts, find_cut, split_ranges
 
 HEAD = b"2026-02-20 21:40:15,049 ERROR worker.py:12 -- task failed\n"
@@ -20,6 +23,7 @@ def test_certain_starts_are_timestamped_unindented_lines_with_a_real_time():
         + b"(pid=12, ip=10.0.0.1) 2026-02-20 21:40:16,000 INFO a.py:1 -- x [repeated 3x across cluster]\n"
         + b"  2026-02-20 21:40:16,000 INFO indented\n"  # indented: a continuation may look so
         + b"2026-13-45 99:99:99,000 INFO no such time\n"  # timestamped, but no time to carry on
+        + b"2026-02-20 21:40:16,500 INFO a \0 in it\n"  # a hole: the reader removes NUL bytes
         + b"[2026-02-20 21:39:00,120 W 1234 1234] (gcs_server) x.cc:1: y\n"
         + b"2026-02-20 21:40:17,000 INFO cut short"  # no line break: not judged
     )
@@ -68,3 +72,47 @@ def test_split_ranges_without_any_cut_is_one_range(tmp_path):
     body = HEAD + b"  indented continuation\n" * 50_000
     path.write_bytes(body)
     assert split_ranges(path, 4) == [(0, len(body))]
+
+
+def cut_by_cut(path, parts: int) -> list[tuple[int, int]]:
+    """The ranges as a window-by-window search from every target finds them (the reference of
+    ``split_ranges``' one-pass look near all targets)."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for k in range(1, parts):
+            target = size * k // parts
+            if target <= cuts[-1]:
+                continue
+            cut = find_cut(fh, target, size)
+            if cut is None:
+                break
+            if cut > cuts[-1]:
+                cuts.append(cut)
+    return list(zip(cuts, [*cuts[1:], size], strict=True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    records=st.lists(
+        st.sampled_from(["head", "traceback", "long", "untimed", "nul", "ray", "badtime"]),
+        min_size=1,
+        max_size=60,
+    ),
+    parts=st.integers(2, 40),
+)
+def test_split_ranges_finds_the_cuts_a_window_by_window_search_finds(
+    tmp_path_factory, records, parts
+):
+    pieces = {
+        "head": HEAD,
+        "traceback": HEAD + TRACEBACK * 20,
+        "long": HEAD.rstrip(b"\n") + b" " + b"x" * 9_000 + b"\n",  # longer than the first look
+        "untimed": b"a line without a time " + b"y" * 5_000 + b"\n",
+        "nul": b"2026-02-20 21:40:15,049 INFO a hole \0 in it\n",
+        "ray": b"(pid=7, ip=10.0.0.2) 2026-02-20 21:40:15,049 INFO x [repeated 2x across cluster]\n",
+        "badtime": b"2026-13-45 99:99:99,000 INFO no such time\n",
+    }
+    path = tmp_path_factory.mktemp("ranges") / "log.txt"
+    path.write_bytes(b"".join(pieces[r] for r in records))
+    assert split_ranges(path, parts) == cut_by_cut(path, parts)
