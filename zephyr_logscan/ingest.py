@@ -138,13 +138,14 @@ class Ingest:
         else:
             recs = recs.with_columns(file=pl.lit(file))
         tables, classified = classify_records(recs)
-        # The output side (templates, Arrow conversion, Parquet writing) runs in the writer
-        # thread, in order; at most two chunks wait for it.
+        # The output side (templates, Arrow conversion, Parquet writing) runs in the writer thread.
+        self.to_writer(self.output, tables, recs.filter(~classified))
+
+    def to_writer(self, fn: Callable, *args):
+        """``fn(*args)`` in the writer thread, in order; at most two calls wait for it."""
         while len(self.pending) >= 2:
             self.pending.popleft().result()
-        self.pending.append(
-            self.writer_thread.submit(self.output, tables, recs.filter(~classified))
-        )
+        self.pending.append(self.writer_thread.submit(fn, *args))
 
     def output(self, tables: dict[str, pl.DataFrame], unmatched: pl.DataFrame):
         self.lines_unmatched += int(unmatched["lines"].sum())

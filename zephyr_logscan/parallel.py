@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -279,9 +280,10 @@ class Merge:
             self.flush(table)
 
     def flush(self, table: str | None = None):
+        """Hand the buffered rows to the writer thread (this thread merges and parses on)."""
         for name in [table] if table else list(self.buffers):
             if self.buffers.get(name):
-                self.run.write(name, pa.concat_tables(self.buffers.pop(name)))
+                self.run.to_writer(self.run.write, name, pa.concat_tables(self.buffers.pop(name)))
 
     def stitch(self, data: pa.Table) -> pa.Table:
         """Line numbers counted from the file's start; pipelines carried in from earlier ranges."""
@@ -442,7 +444,9 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
     except BaseException:
         stop()
         raise
-    pool.shutdown()
+    # The workers are done; their exit (about 0.3 s: an interpreter and its libraries) is waited
+    # for while this process writes the last rows and the manifest.
+    threading.Thread(target=pool.shutdown, name="logscan-pool-exit").start()
     return used
 
 
