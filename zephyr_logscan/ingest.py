@@ -325,18 +325,23 @@ class Ingest:
             return False
 
     def parse_batch(self, batch: list[tuple[Source, list[bytes]]]):
-        """Whole files, read in full, folded and classified in one pass."""
-        texts, starts, labels, n = [], [], [], 0
+        """Whole files, read in full, split into lines, folded and classified in one pass."""
+        texts, used = [], []
         for src, chunks in batch:
-            lines = split_lines(b"".join(chunks)) if chunks else None
-            if lines is not None and len(lines):
-                src.lines += len(lines)
-                texts.append(lines)
-                starts.append(n)
-                labels.append(src.label)
-                n += len(lines)
-        if texts:
-            self.records(fold_files(pl.concat(texts), starts, self.tz), labels, None)
+            text = b"".join(chunks)
+            if text:  # its last line is a line even without a line break
+                texts.append(text if text.endswith(b"\n") else text + b"\n")
+                used.append(src)
+        if not texts:
+            return
+        lines = split_lines(b"".join(texts))  # lines are cut at line breaks only
+        starts, n = [], 0
+        for src, text in zip(used, texts, strict=True):
+            starts.append(n)
+            count = text.count(b"\n")
+            src.lines += count
+            n += count
+        self.records(fold_files(lines, starts, self.tz), [src.label for src in used], None)
 
     def source(
         self, src: Source, progress: Callable[[int], None], chunks: Iterator[bytes] | None = None
