@@ -139,7 +139,8 @@ class Ingest:
             recs = recs.with_columns(file=pl.lit(file))
         tables, classified = classify_records(recs)
         # The output side (templates, Arrow conversion, Parquet writing) runs in the writer thread.
-        self.to_writer(self.output, tables, recs.filter(~classified))
+        unmatched = recs.select("file", "line", "lines", "head", "repeat").filter(~classified)
+        self.to_writer(self.output, tables, unmatched)
 
     def to_writer(self, fn: Callable, *args):
         """``fn(*args)`` in the writer thread, in order; at most two calls wait for it."""
