@@ -14,6 +14,7 @@ main process writes them in input order, so the tables are the sequential run's,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -216,11 +217,25 @@ def parse_parts(parts: list[Part], tz: str, since, until) -> TaskResult:
     return run.result(outcomes, used[0][1] if len(parts) == 1 and used else None)
 
 
-def _worker_init(threads: int):
+def _worker_init():
     # The main process turns Ctrl-C into a clean stop of the pool; workers must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Each worker is one of `jobs` processes: polars must not start a thread per core in each.
+
+
+@contextlib.contextmanager
+def polars_threads(threads: int):
+    """Processes started meanwhile size polars' thread pool to ``threads``. Only the environment
+    a process starts with can: polars sizes its pool when it loads, and a spawned worker loads
+    it before any code of ours runs (to unpickle its first call)."""
+    before = os.environ.get("POLARS_MAX_THREADS")
     os.environ["POLARS_MAX_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["POLARS_MAX_THREADS"]
+        else:
+            os.environ["POLARS_MAX_THREADS"] = before
 
 
 # --- the main side --------------------------------------------------------------------------------
@@ -401,23 +416,31 @@ def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped, r
     return [s for k, s in enumerate(sources) if k not in failed]
 
 
-def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
-    """The parts on ``jobs`` processes of this machine: this one and ``jobs - 1`` workers."""
+def start_workers(workers: int, threads: int):
+    """A pool of ``workers`` processes, started now (they import while the ranges are cut),
+    each with ``threads`` polars threads.
+
+    spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock. A
+    worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
+    """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    # spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock.
-    # A worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
-    # This process parses too (run_parts, inline): jobs - 1 worker processes.
-    workers = max(1, jobs - 1)
     pool = ProcessPoolExecutor(
-        workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(max(1, default_jobs() // jobs),),
+        workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
     )
-    for _ in range(workers):  # start every worker now: they import while the ranges are cut
-        pool.submit(int)
+    with polars_threads(threads):
+        for _ in range(workers):  # (a pool starts a process per call while none is idle)
+            pool.submit(int)
+    return pool
+
+
+def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
+    """The parts on ``jobs`` processes of this machine: this one and ``jobs - 1`` workers."""
+    # This process parses too (run_parts, inline): jobs - 1 worker processes, each one of
+    # `jobs` processes: polars must not start a thread per core in each.
+    workers = max(1, jobs - 1)
+    pool = start_workers(workers, max(1, default_jobs() // jobs))
 
     def stop(wait: bool = True):
         processes = list((pool._processes or {}).values())  # no public way before Python 3.14

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -252,3 +253,19 @@ def test_default_jobs_use_every_core_only_where_processes_pay(tmp_path, monkeypa
         monkeypatch.setattr(parallel, "default_jobs", lambda cores=cores: cores)
         assert parallel.auto_jobs([Source("small.log", small)]) == 1
         assert parallel.auto_jobs(both_files) == expected, cores
+
+
+def test_each_worker_has_the_polars_threads_it_is_given():
+    """Polars sizes its thread pool when it loads, before a worker runs any code of ours: the
+    size must be in the environment the worker starts with (and this process's is left as it
+    was)."""
+    if pl.thread_pool_size() == 1:
+        pytest.skip("polars has one thread here by default: one thread tells nothing apart")
+    before = os.environ.get("POLARS_MAX_THREADS")
+    pool = parallel.start_workers(2, 1)
+    try:
+        sizes = {pool.submit(pl.thread_pool_size).result(timeout=120) for _ in range(4)}
+    finally:
+        pool.shutdown()
+    assert sizes == {1}
+    assert os.environ.get("POLARS_MAX_THREADS") == before
