@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# Two test processes (pytest-xdist): most of the suite's time is waiting (heartbeat timeouts,
+# process and Ray start-ups, the browser), not computing. The Ray tests stay in one of them
+# (`loadgroup`, see tests/conftest.py). `make test PYTEST_PARALLEL=` runs the suite in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 .PHONY: demo test bench lint clean browser
 
 $(BIN)/python:
@@ -35,7 +40,7 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

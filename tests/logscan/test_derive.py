@@ -48,9 +48,8 @@ def test_clean_log_has_empty_schedules(tmp_path):
         assert schedule.workers > 0 and schedule.shards > 0
 
 
-def test_a_wave_without_node_deaths_is_a_process_kill(small_log, tmp_path):
-    ingest([str(small_log[0])], str(tmp_path / "t"))
-    got = derive(tmp_path / "t")
+def test_a_wave_without_node_deaths_is_a_process_kill(small_tables):
+    got = derive(small_tables)
     first = got[next(iter(got))]
     assert first.waves and all(w.kind == "process_kill" and w.nodes == 0 for w in first.waves)
 

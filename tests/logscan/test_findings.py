@@ -38,10 +38,8 @@ def assert_same_windows(got: list[tuple], want: list[dict]):
     assert not missing and not extra, f"missing {missing[:3]}, extra {extra[:3]}"
 
 
-def test_small_log_findings_equal_the_planted_windows(small_log, tmp_path):
-    path, truth = small_log
-    out = ingest([str(path)], tmp_path / "t").out_dir
-    assert_same_windows(windows(diagnose(out)), truth["windows"])
+def test_small_log_findings_equal_the_planted_windows(small_log, small_tables):
+    assert_same_windows(windows(diagnose(small_tables)), small_log[1]["windows"])
 
 
 def test_another_seed(tmp_path):
@@ -112,8 +110,8 @@ def test_engine_evidence_lost_shard_and_silent_loop(tmp_path):
     assert {"ZL05", "ZL10"} <= found  # stalled after re-registration; then the status line stopped
 
 
-def test_cli_diagnose_json_and_fail_on(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "t").out_dir
+def test_cli_diagnose_json_and_fail_on(small_tables):
+    out = small_tables
     run = [sys.executable, "-m", "zephyr_logscan.cli", "diagnose", str(out)]
     res = subprocess.run([*run, "--json", "--param", "stall_min=5"], capture_output=True, text=True)
     doc = json.loads(res.stdout)
@@ -127,8 +125,8 @@ def test_cli_diagnose_json_and_fail_on(small_log, tmp_path):
     )
 
 
-def test_cli_diagnose_text_opens_with_the_summary(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "t").out_dir
+def test_cli_diagnose_text_opens_with_the_summary(small_tables):
+    out = small_tables
     run = [sys.executable, "-m", "zephyr_logscan.cli", "diagnose", str(out)]
     text = subprocess.run(run, capture_output=True, text=True, check=True).stdout
     lines = text.splitlines()

@@ -12,16 +12,15 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
+from tests.conftest import copy_tables
 from zephyr_logscan import load
-from zephyr_logscan.ingest import ingest
 from zephyr_logscan.load import LoadError
 from zephyr_logscan.query import EXAMPLES, QueryError, render_table, run_query
 
 
 @pytest.fixture(scope="module")
-def tables_dir(small_log, tmp_path_factory):
-    path, _ = small_log
-    return ingest([str(path)], tmp_path_factory.mktemp("query") / "t").out_dir
+def tables_dir(small_ingest, tmp_path_factory):
+    return copy_tables(small_ingest, tmp_path_factory.mktemp("query"))
 
 
 def logscan(*args, timeout=120):

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
 
+from tests.conftest import copy_tables
+from tests.ray_support import driver_env
 from zephyr_engine import NoAliveWorkersError
 from zephyr_logscan import replay as rp
 from zephyr_logscan import schedule as sc
 from zephyr_logscan.cli import main
 from zephyr_logscan.derive import derive
-from zephyr_logscan.ingest import ingest
 
 INCIDENT = "tokenize-train-b160eb54"
 DEADLINE = 90  # seconds for any one replay (each takes about 5-10 s)
@@ -34,10 +34,8 @@ def within(seconds, fn, *args, **kw):
 
 
 @pytest.fixture(scope="module")
-def tables(small_log, tmp_path_factory):
-    out = tmp_path_factory.mktemp("replay") / "tables"
-    ingest([str(small_log[0])], str(out))
-    return out
+def tables(small_ingest, tmp_path_factory):
+    return copy_tables(small_ingest, tmp_path_factory.mktemp("replay"))
 
 
 @pytest.fixture(scope="module")
@@ -167,14 +165,18 @@ def test_cli_bad_usage(tables, tmp_path):
         ), (args, r.stderr)
 
 
-def test_cli_ray_backend_absent_or_present(tables, capsys):
+@pytest.mark.ray  # on the session's private cluster when Ray is there
+def test_cli_ray_backend_absent_or_present(tables, capsys, request):
     try:
         import zephyr_engine.backends.ray  # noqa: F401
     except ImportError:
         code, _, err = logscan_here(capsys, "replay", tables, "--backend", "ray")
         assert code == 2 and "Ray backend is not part of this build" in err and err.count("\n") == 1
     else:
-        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # a private instance
+        # The command joins the cluster RAY_ADDRESS names (Ray's convention): the session's
+        # own, already running. (Starting a private instance is test_ray_backend's.)
+        cluster = request.getfixturevalue("ray_cluster")
+        env = {**driver_env(), "RAY_ADDRESS": cluster.address}
         r = subprocess.run([sys.executable, "-m", "zephyr_logscan.cli", "replay", str(tables), "--backend", "ray",
                             "--workers", "4"], capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
         if "the Ray backend did not start" in r.stderr:  # an overloaded machine, not the replay

@@ -23,7 +23,7 @@ CONSOLE = re.compile(r'INFO:CONSOLE[^\]]*\] "(?P<msg>.*)", source: (?P<src>\S+)'
 class Page:
     dom: str
     console: list[str]
-    screenshot: Path
+    screenshot: Path | None
 
 
 def chromium() -> str:
@@ -35,14 +35,16 @@ def chromium() -> str:
     return exe
 
 
-def load(html_file: Path, workdir: Path, fragment: str = "") -> Page:
+def load(html_file: Path, workdir: Path, fragment: str = "", screenshot: bool = False) -> Page:
+    """The DOM and console of the page; with ``screenshot``, a second run draws it to a PNG."""
     exe = chromium()
     profile = workdir / "chromium-profile"
     url = html_file.resolve().as_uri() + fragment
     dom = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    shot = workdir / "report.png"
-    subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,2600", f"--screenshot={shot}", url],
-                   capture_output=True, text=True, timeout=120)  # fmt: skip
+    shot = workdir / "report.png" if screenshot else None
+    if shot:
+        subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--window-size=1400,2600", f"--screenshot={shot}", url],
+                       capture_output=True, text=True, timeout=120)  # fmt: skip
     console = [m.group("msg") for m in CONSOLE.finditer(dom.stderr)]
     return Page(dom.stdout, console, shot)

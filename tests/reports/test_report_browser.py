@@ -22,11 +22,11 @@ SECTIONS = [
 ]
 
 
-def test_report_renders_offline_without_errors(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
+def test_report_renders_offline_without_errors(small_tables, tmp_path):
+    out = small_tables
     report = render_report(out, findings=diagnose(out))
     assert report.stat().st_size < 15e6
-    page = load(report, tmp_path)
+    page = load(report, tmp_path, screenshot=True)
     assert 'data-rendered="3"' in page.dom, "the plots' script did not finish"
     for section in SECTIONS:
         assert f'id="{section}"' in page.dom, section
@@ -43,8 +43,8 @@ def test_report_renders_offline_without_errors(small_log, tmp_path):
     )
 
 
-def test_zooming_one_time_axis_zooms_all(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
+def test_zooming_one_time_axis_zooms_all(small_tables, tmp_path):
+    out = small_tables
     page = load(render_report(out), tmp_path, "#check-linked-axes")
     assert 'data-linked-axes="ok"' in page.dom, "the other plots did not follow the zoom"
 

@@ -9,18 +9,16 @@ import json
 import pytest
 
 from reports.schedule import schedule_section
+from tests.conftest import copy_tables
 from zephyr_logscan import replay as rp
 from zephyr_logscan.derive import derive
-from zephyr_logscan.ingest import ingest
 
 INCIDENT = "tokenize-train-b160eb54"
 
 
 @pytest.fixture(scope="module")
-def tables(small_log, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report-schedule") / "tables"
-    ingest([str(small_log[0])], str(out))
-    return out
+def tables(small_ingest, tmp_path_factory):
+    return copy_tables(small_ingest, tmp_path_factory.mktemp("report-schedule"))
 
 
 def test_section_lists_each_pipeline_and_the_incident_story(tables):

@@ -7,11 +7,10 @@ import re
 
 from reports import render_report
 from zephyr_logscan.findings import diagnose
-from zephyr_logscan.ingest import ingest
 
 
-def test_summary_comes_first_and_groups_expand(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
+def test_summary_comes_first_and_groups_expand(small_tables):
+    out = small_tables
     found = diagnose(out)
     page = render_report(out, findings=found).read_text()
     order = [
@@ -35,8 +34,8 @@ def test_summary_comes_first_and_groups_expand(small_log, tmp_path):
     assert "proven fixed" not in page and "covered by scenario ZL01" in page
 
 
-def test_verified_findings_say_how_their_scenario_ran(small_log, tmp_path):
-    out = ingest([str(small_log[0])], tmp_path / "tables").out_dir
+def test_verified_findings_say_how_their_scenario_ran(small_tables):
+    out = small_tables
     found = diagnose(out)
     for f in found:
         f.verified = {"ok": True, "detail": "", "seconds": 1.25} if f.pattern == "ZL01" else None

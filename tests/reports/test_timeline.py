@@ -6,13 +6,11 @@ import polars as pl
 import pytest
 
 from reports import timeline as tl
-from zephyr_logscan.ingest import ingest
 
 
 @pytest.fixture(scope="module")
-def tables(small_log, tmp_path_factory):
-    out = ingest([str(small_log[0])], tmp_path_factory.mktemp("t") / "tables").out_dir
-    return tl.load(out)
+def tables(small_ingest):
+    return tl.load(small_ingest)  # reads only
 
 
 def test_event_bins_sum_to_the_tables_events(tables):
