@@ -12,6 +12,7 @@ import click
 
 from zephyr_logscan.ingest import IngestError, OutputError, SourceError
 from zephyr_logscan.ingest import ingest as ingest_logs
+from zephyr_logscan.parallel import WorkerLost
 from zephyr_logscan.query import EXAMPLES as QUERY_EXAMPLES_SQL
 from zephyr_logscan.query import FORMATS as QUERY_FORMATS
 from zephyr_logscan.stops import Interrupted, stop_on_signals
@@ -189,6 +190,8 @@ def ingest(inputs, output, force, since, until, tz, report_file, jobs, ray_addre
         raise BadInput(str(e)) from None
     except OutputError as e:
         raise (click.UsageError if e.refused else RunFailed)(str(e)) from None
+    except WorkerLost as e:
+        raise RunFailed(str(e)) from None
     finally:
         if bar:
             bar.close()

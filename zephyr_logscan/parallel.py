@@ -20,9 +20,11 @@ import math
 import os
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -416,6 +418,30 @@ def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped, r
     return [s for k, s in enumerate(sources) if k not in failed]
 
 
+class WorkerLost(Exception):
+    """A worker process died mid-run (killed, most often by the out-of-memory killer): the run
+    fails as a whole, nothing is written (one line, exit code 1)."""
+
+
+def lost(processes) -> str:
+    """Why the run failed, from the exit codes of its worker processes (the pool ends the
+    others with SIGTERM once one dies: another cause comes first)."""
+    deadline, codes = time.monotonic() + 2, []
+    while not codes and time.monotonic() < deadline:
+        for p in processes:  # (the pool's own thread may be collecting the exit codes too)
+            p.join(0.01)
+        codes = sorted(
+            (p.exitcode for p in processes if p.exitcode), key=lambda c: c == -signal.SIGTERM
+        )
+    if codes and codes[0] < 0:
+        how = f"killed by {signal.Signals(-codes[0]).name}"
+        if codes[0] == -signal.SIGKILL:
+            how += ", as the out-of-memory killer does"
+    else:
+        how = f"exit code {codes[0]}" if codes else "ended abruptly"
+    return f"a worker process died ({how}); nothing was written: run again with fewer --jobs"
+
+
 def start_workers(workers: int, threads: int):
     """A pool of ``workers`` processes, started now (they import while the ranges are cut),
     each with ``threads`` polars threads.
@@ -441,6 +467,7 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
     # `jobs` processes: polars must not start a thread per core in each.
     workers = max(1, jobs - 1)
     pool = start_workers(workers, max(1, default_jobs() // jobs))
+    started = list(pool._processes.values())  # (no public way before Python 3.14)
 
     def stop(wait: bool = True):
         processes = list((pool._processes or {}).values())  # no public way before Python 3.14
@@ -464,6 +491,10 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
             ready=lambda future: future.done(),
             inline=lambda group: parse_parts(group, tz, since, until),
         )  # fmt: skip
+    except BrokenProcessPool:
+        why = lost(started)
+        stop()
+        raise WorkerLost(why) from None
     except BaseException:
         stop()
         raise

@@ -3,6 +3,7 @@ unprivileged user when asked), check its one-line error, and prove files untouch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -75,3 +76,14 @@ def can_run_unprivileged() -> str | None:
     if probe.returncode != 0:
         return f"the package is not readable by uid 65534: {probe.stderr.strip()[-200:]}"
     return None
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found

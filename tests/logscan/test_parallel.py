@@ -25,6 +25,8 @@ from parsers.sources import Source
 from zephyr_logscan import parallel
 from zephyr_logscan.ingest import ingest
 
+from .safety import ROOT, children, leftovers, one_line_error
+
 SESSION = "samples/ray-2.60-faults/session1_logs"
 
 
@@ -269,3 +271,28 @@ def test_each_worker_has_the_polars_threads_it_is_given():
         pool.shutdown()
     assert sizes == {1}
     assert os.environ.get("POLARS_MAX_THREADS") == before
+
+
+def test_a_worker_killed_mid_run_fails_the_run_in_one_line(small_log, tmp_path):
+    """The out-of-memory killer takes a worker: the run fails as a whole (nothing written, no
+    traceback), naming the cause."""
+    out = tmp_path / "tables"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zephyr_logscan", "ingest", str(small_log[0]), "-o", str(out)]
+        + ["-q", "--jobs", "2"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    killed = False
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        for pid in children(proc.pid):  # the worker imports for about half a second
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+                    killed = True
+        time.sleep(0.005)
+    assert killed, "no worker process seen"
+    _, err = proc.communicate(timeout=60)
+    res = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
+    one_line_error(res, 1, "a worker process died (killed by SIGKILL", "fewer --jobs")
+    assert not out.exists() and leftovers(tmp_path) == []

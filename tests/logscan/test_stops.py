@@ -8,11 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from .safety import ROOT, leftovers, logscan, manifest
+from .safety import ROOT, children, leftovers, logscan, manifest
 
 # Seconds from the signal to the exit. The promise is one second; the bound leaves slack for a
 # CI machine running several suites at once (measured 0.1-0.9 s at load 10-16 on 2 cores).
@@ -58,17 +57,6 @@ def stop(proc: subprocess.Popen, *signals: int) -> tuple[float, str]:
     except subprocess.TimeoutExpired:
         pytest.fail("a process of the run outlived it (stderr still open 10 s after the exit)")
     return seconds, err
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
 
 
 def fingerprint(path):
