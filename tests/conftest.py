@@ -53,7 +53,7 @@ def shared_dir() -> Path:
     return SHARED
 
 
-def _once(tmp_path_factory, name: str, make):
+def once_per_run(tmp_path_factory, name: str, make):
     """``make(folder)`` once for the whole run: under pytest-xdist the worker processes share its
     result (the first to ask makes it under a file lock; the others wait, then read it)."""
     base = tmp_path_factory.getbasetemp()
@@ -75,7 +75,7 @@ def _make(tmp_path_factory, name: str, **kw) -> tuple[Path, dict]:
         path = folder / "full_log.txt"
         return path, synthesize(path, SynthConfig(**kw))
 
-    return _once(tmp_path_factory, name, make)
+    return once_per_run(tmp_path_factory, name, make)
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +93,7 @@ def small_ingest(small_log, tmp_path_factory) -> Path:
     def make(folder: Path) -> Path:
         return ingest([str(small_log[0])], folder / "tables").out_dir
 
-    return _once(tmp_path_factory, "small-ingest", make)
+    return once_per_run(tmp_path_factory, "small-ingest", make)
 
 
 def copy_tables(tables: Path, folder: Path) -> Path:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from reports import render_report
-from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
 from .browser import load
@@ -22,9 +21,8 @@ SECTIONS = [
 ]
 
 
-def test_report_renders_offline_without_errors(small_tables, tmp_path):
-    out = small_tables
-    report = render_report(out, findings=diagnose(out))
+def test_report_renders_offline_without_errors(small_report, tmp_path):
+    report = small_report[2]
     assert report.stat().st_size < 15e6
     page = load(report, tmp_path, screenshot=True)
     assert 'data-rendered="3"' in page.dom, "the plots' script did not finish"

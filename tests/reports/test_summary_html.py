@@ -3,16 +3,15 @@ list expandable; no claim that a scenario ran unless it did."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 from reports import render_report
-from zephyr_logscan.findings import diagnose
 
 
-def test_summary_comes_first_and_groups_expand(small_tables):
-    out = small_tables
-    found = diagnose(out)
-    page = render_report(out, findings=found).read_text()
+def test_summary_comes_first_and_groups_expand(small_report):
+    _, found, report = small_report
+    page = report.read_text()
     order = [
         page.index(f'id="{s}"')
         for s in ("section-header", "section-summary", "section-workers", "section-findings")
@@ -34,9 +33,9 @@ def test_summary_comes_first_and_groups_expand(small_tables):
     assert "proven fixed" not in page and "covered by scenario ZL01" in page
 
 
-def test_verified_findings_say_how_their_scenario_ran(small_tables):
+def test_verified_findings_say_how_their_scenario_ran(small_report, small_tables):
     out = small_tables
-    found = diagnose(out)
+    found = copy.deepcopy(small_report[1])
     for f in found:
         f.verified = {"ok": True, "detail": "", "seconds": 1.25} if f.pattern == "ZL01" else None
     page = render_report(out, findings=found).read_text()
