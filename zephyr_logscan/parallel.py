@@ -49,7 +49,7 @@ def auto_jobs(sources: list[Source]) -> int:
     """The default ``--jobs``: worker processes only where they pay, i.e. input worth starting
     them for (about half a second each) on a machine with more cores than one process keeps
     busy. One ingest process keeps about two cores busy with its three stages; on two cores
-    ``--jobs 2`` measured 0.86x the speed of ``--jobs 1`` (the workers' start and the results'
+    ``--jobs 2`` measured 0.85-0.88x the speed of ``--jobs 1`` (the workers' start and the results'
     transfer cost more CPU than they free)."""
     cores = default_jobs()
     if cores <= PROCESS_CORES:
