@@ -419,8 +419,9 @@ def _run_parts(merge, sources, parts, submit, wait, window, progress, skipped, r
 
 
 class WorkerLost(Exception):
-    """A worker process died mid-run (killed, most often by the out-of-memory killer): the run
-    fails as a whole, nothing is written (one line, exit code 1)."""
+    """A worker process (or a Ray task, after its retries) died mid-run, most often killed by
+    the out-of-memory killer: the run fails as a whole, nothing is written (one line, exit
+    code 1)."""
 
 
 def lost(processes) -> str:
@@ -552,7 +553,14 @@ def run_ray(run, sources, address, tz, since, until, progress, skipped, stoppers
             return ref
 
         def wait(ref):
-            result = ray.get(ref)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayTaskError:
+                raise  # the parsing itself failed, as it would have in this process
+            except ray.exceptions.RayError as e:  # its process or node died, retries spent
+                raise WorkerLost(
+                    f"a Ray task died ({first_line(e)}); nothing was written"
+                ) from None
             refs.remove(ref)
             return result
 
