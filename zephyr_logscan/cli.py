@@ -141,7 +141,8 @@ def looks_like_ray_address(value: str) -> bool:
     type=click.IntRange(min=1),
     help="Worker processes: files, and ranges of large files, are parsed in parallel "
     "[default: 1 on a machine of up to 2 cores, where one process keeps the cores busy; "
-    "else the machine's cores for 16 MB of input or more].",
+    "else the machine's cores for 16 MB of input or more; at most 4 per core, and no more "
+    "processes start than there are parts to parse].",
 )
 @click.option(
     "--ray",

@@ -490,6 +490,14 @@ def ingest(
     window = parse_time(since, tz), parse_time(until, tz)
     if window[0] is not None and window[1] is not None and window[0] > window[1]:
         raise IngestError(f"--since {since} is after --until {until}: nothing would be kept")
+    if jobs is not None and not ray_address:
+        from zephyr_logscan.parallel import MAX_JOBS_PER_CORE, default_jobs
+
+        if jobs > MAX_JOBS_PER_CORE * default_jobs():
+            raise IngestError(
+                f"--jobs {jobs} is more than {MAX_JOBS_PER_CORE} processes for each of this "
+                f"machine's {default_jobs()} cores: they would only add start-up time and memory"
+            )
     sources, skipped = discover(inputs, skip_folder=output.not_logs)
     target = output.plan(
         Path(out_dir) if out_dir else output.default_output(inputs[0]), inputs, force

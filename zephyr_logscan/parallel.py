@@ -40,6 +40,7 @@ from zephyr_logscan.ingest import MAX_TEMPLATES, Ingest
 RANGE_BYTES = 8 << 20  # a plain file of at least twice this is split into ranges near this size
 TASK_BYTES = 8 << 20  # small files are handed out together, up to about this many bytes a task
 AUTO_MIN_BYTES = 16 << 20  # the default --jobs parses less input than this in one process
+MAX_JOBS_PER_CORE = 4  # a larger --jobs is refused: processes beyond it only cost
 PROCESS_CORES = 2  # the cores one ingest process keeps busy (see auto_jobs)
 WRITE_ROWS = 65_536  # rows of a table gathered before the main process writes them
 KEY = "_key"  # hidden column: the process key of each row, dropped before writing
@@ -88,7 +89,9 @@ class Part:
 
 def plan(sources: list[Source], jobs: int, tz: str, range_bytes: int | None = None) -> list[Part]:
     """Every source as parts, in reading order. Plain files of ``2 * range_bytes`` or more are
-    split into a multiple of ``jobs`` ranges, so every worker gets an even share."""
+    split into a multiple of ``jobs`` ranges, so every worker gets an even share, but never
+    into ranges under a quarter of ``range_bytes`` (however many processes there are: a
+    range's fixed cost would outweigh what it spreads)."""
     range_bytes = range_bytes or RANGE_BYTES
     parts: list[Part] = []
     for k, src in enumerate(sources):
@@ -98,7 +101,7 @@ def plan(sources: list[Source], jobs: int, tz: str, range_bytes: int | None = No
         if not splittable or size < 2 * range_bytes:
             parts.append(Part(k, src.label, path, src.json_events))
             continue
-        n = jobs * math.ceil(size / (jobs * range_bytes))
+        n = min(jobs * math.ceil(size / (jobs * range_bytes)), size // max(1, range_bytes // 4))
         for i, (start, end) in enumerate(split_ranges(path, n, tz)):
             parts.append(Part(k, src.label, path, False, start, end, first=i == 0))
     return parts
@@ -444,7 +447,7 @@ def lost(processes) -> str:
 
 
 def start_workers(workers: int, threads: int):
-    """A pool of ``workers`` processes, started now (they import while the ranges are cut),
+    """A pool of ``workers`` processes, started now (they import while this process parses),
     each with ``threads`` polars threads.
 
     spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock. A
@@ -464,10 +467,12 @@ def start_workers(workers: int, threads: int):
 
 def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
     """The parts on ``jobs`` processes of this machine: this one and ``jobs - 1`` workers."""
-    # This process parses too (run_parts, inline): jobs - 1 worker processes, each one of
-    # `jobs` processes: polars must not start a thread per core in each.
-    workers = max(1, jobs - 1)
-    pool = start_workers(workers, max(1, default_jobs() // jobs))
+    # This process parses too (run_parts, inline): jobs - 1 worker processes, and never more
+    # than there are tasks for them; each one of that many processes: polars must not start
+    # a thread per core in each.
+    parts = plan(sources, jobs, tz)
+    workers = max(1, min(jobs - 1, sum(1 for _ in tasks(parts)) - 1))
+    pool = start_workers(workers, max(1, default_jobs() // (workers + 1)))
     started = list(pool._processes.values())  # (no public way before Python 3.14)
 
     def stop(wait: bool = True):
@@ -483,7 +488,6 @@ def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers)
 
     stoppers.append(lambda: stop(wait=False))  # a stop signal ends the workers at once
     try:
-        parts = plan(sources, jobs, tz)
         used = run_parts(
             run, sources, parts,
             submit=lambda group: pool.submit(parse_parts, group, tz, since, until),

@@ -25,7 +25,7 @@ from parsers.sources import Source
 from zephyr_logscan import parallel
 from zephyr_logscan.ingest import ingest
 
-from .safety import ROOT, children, leftovers, one_line_error
+from .safety import ROOT, children, leftovers, logscan, one_line_error
 
 SESSION = "samples/ray-2.60-faults/session1_logs"
 
@@ -296,3 +296,30 @@ def test_a_worker_killed_mid_run_fails_the_run_in_one_line(small_log, tmp_path):
     res = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
     one_line_error(res, 1, "a worker process died (killed by SIGKILL", "fewer --jobs")
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_more_jobs_than_work_start_no_idle_process_and_no_tiny_range(
+    small_log, tmp_path, monkeypatch
+):
+    """One small file with ``--jobs 8``: one worker, not seven (each costs half a second and
+    tens of MB to start); and however many processes, no range under a quarter of the range
+    size. The tables are the same."""
+    path, _ = small_log
+    started = []
+    real = parallel.start_workers
+    monkeypatch.setattr(
+        parallel, "start_workers", lambda n, threads: started.append(n) or real(n, threads)
+    )
+    ingest([str(path)], tmp_path / "eight", jobs=8)
+    assert started == [1]  # one part: this process waits, one worker parses
+    assert_same_tables(ingest([str(path)], tmp_path / "one").out_dir, tmp_path / "eight")
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 400_000)
+    ranges = parallel.plan([Source("log", path)], 100_000, "UTC")
+    assert 2 <= len(ranges) <= path.stat().st_size // 100_000
+    assert min(r.end - r.start for r in ranges[:-1]) >= 90_000  # (cuts move to record starts)
+
+
+def test_jobs_far_beyond_the_cores_are_refused(small_log, tmp_path):
+    res = logscan("ingest", small_log[0], "-o", tmp_path / "t", "--jobs", "100000", timeout=60)
+    one_line_error(res, 2, "--jobs 100000", "cores")
+    assert not (tmp_path / "t").exists()
