@@ -81,10 +81,8 @@ class Part:
     start: int = 0
     end: int | None = None  # None: the whole file
     first: bool = True  # the file's first range (or the whole file)
-
-    @property
-    def size(self) -> int:
-        return (self.end if self.end is not None else Path(self.path).stat().st_size) - self.start
+    last: bool = True  # the file's last range (or the whole file)
+    size: int = 0  # bytes, as planned (the file may change or vanish while it is read)
 
 
 def plan(sources: list[Source], jobs: int, tz: str, range_bytes: int | None = None) -> list[Part]:
@@ -96,14 +94,22 @@ def plan(sources: list[Source], jobs: int, tz: str, range_bytes: int | None = No
     parts: list[Part] = []
     for k, src in enumerate(sources):
         path = str(src.path)
-        size = src.path.stat().st_size
+        try:
+            size = src.path.stat().st_size
+        except OSError:  # gone since it was found: its worker says so, as for any unreadable file
+            size = 0
         splittable = not src.json_events and not src.path.name.endswith((".gz", ".zst"))
         if not splittable or size < 2 * range_bytes:
-            parts.append(Part(k, src.label, path, src.json_events))
+            parts.append(Part(k, src.label, path, src.json_events, size=size))
             continue
         n = min(jobs * math.ceil(size / (jobs * range_bytes)), size // max(1, range_bytes // 4))
-        for i, (start, end) in enumerate(split_ranges(path, n, tz)):
-            parts.append(Part(k, src.label, path, False, start, end, first=i == 0))
+        ranges = split_ranges(path, n, tz)
+        for i, (start, end) in enumerate(ranges):
+            parts.append(
+                Part(
+                    k, src.label, path, False, start, end, i == 0, i == len(ranges) - 1, end - start
+                )
+            )
     return parts
 
 
@@ -338,8 +344,11 @@ class Merge:
                 setattr(src, k, getattr(src, k) + v)
         if part.first:
             self.checksums[part.source] = self.hasher.submit(sha256_of, part.path)
-        if part.end >= Path(part.path).stat().st_size:
-            src.sha256 = self.checksums.pop(part.source).result()
+        if part.last:
+            try:
+                src.sha256 = self.checksums.pop(part.source).result()
+            except OSError as e:  # (gone after its ranges were read)
+                raise SourceError(f"{src.label}: {e.strerror or e} while reading it") from None
 
     def close(self):
         self.hasher.shutdown(wait=False, cancel_futures=True)

@@ -323,3 +323,38 @@ def test_jobs_far_beyond_the_cores_are_refused(small_log, tmp_path):
     res = logscan("ingest", small_log[0], "-o", tmp_path / "t", "--jobs", "100000", timeout=60)
     one_line_error(res, 2, "--jobs 100000", "cores")
     assert not (tmp_path / "t").exists()
+
+
+def test_a_file_cut_short_or_gone_after_planning_is_read_as_one_run_would(
+    small_log, tmp_path, monkeypatch
+):
+    """Files change under a running ingest: one is cut short after its ranges were planned,
+    another vanishes. The run reads what is there, as a one-process run would: the tables of
+    the changed files, the vanished one listed as skipped (it was a KeyError traceback, and a
+    "cannot write" error naming the output)."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    big, gone = folder / "a-big.log", folder / "b-gone.log"
+    big.write_bytes(small_log[0].read_bytes())
+    gone.write_bytes(b"2026-02-20 21:40:00,000 INFO x.py:1 -- soon gone\n")
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 200_000)
+    real_plan = parallel.plan
+
+    def plan_then_change(*args, **kw):
+        parts = real_plan(*args, **kw)
+        with open(big, "r+b") as fh:
+            fh.truncate(big.stat().st_size // 3)
+        gone.unlink()
+        return parts
+
+    monkeypatch.setattr(parallel, "plan", plan_then_change)
+    par = ingest([str(folder)], tmp_path / "par", jobs=3).out_dir
+    manifest = json.loads((par / "manifest.json").read_text())
+    assert [s["path"] for s in manifest["skipped"]] == ["logs/b-gone.log"], manifest["skipped"]
+    seq = ingest([str(big)], tmp_path / "seq", jobs=1).out_dir
+    for table in ("events", "node_deaths", "heartbeat_failures", "templates"):
+        a = pl.read_parquet(seq / f"{table}.parquet").drop("file", strict=False)
+        b = pl.read_parquet(par / f"{table}.parquet").drop("file", strict=False)
+        if table == "templates":
+            a, b = a.drop("first_file"), b.drop("first_file")
+        assert a.equals(b), table
