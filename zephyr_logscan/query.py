@@ -177,10 +177,20 @@ def write_result(df: pl.DataFrame, fmt: str, output: str | None) -> None:
         try:
             _emit(df, fmt, sys.stdout.buffer)
             sys.stdout.buffer.flush()
-        except BrokenPipeError:  # `| head`: the reader has all it wants
+        except (OSError, pl.exceptions.PolarsError) as e:
+            if not (isinstance(e, BrokenPipeError) or "Broken pipe" in str(e)):
+                raise QueryError(f"cannot write the result: {first_line(e)}") from None
+            # `| head`: the reader has all it wants
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     target = Path(output)
+    if target.is_symlink() or (target.exists() and not target.is_file()):
+        # A file is replaced by renaming a new one over it: that would replace the link or
+        # the device itself, not write through it.
+        raise QueryError(
+            f"cannot write {output}: not a regular file (a link, device or pipe is never "
+            "replaced; leave out -o to write to stdout)"
+        )
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
@@ -190,6 +200,8 @@ def write_result(df: pl.DataFrame, fmt: str, output: str | None) -> None:
         os.replace(tmp, target)
     except OSError as e:
         raise QueryError(f"cannot write {output}: {e.strerror or e}") from None
+    except pl.exceptions.PolarsError as e:  # polars' own writers (Parquet, CSV) on a full disk
+        raise QueryError(f"cannot write {output}: {first_line(e)}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

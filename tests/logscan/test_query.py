@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from datetime import timedelta
@@ -232,3 +234,33 @@ def test_output_file_is_replaced_only_when_complete(tables_dir, tmp_path, monkey
         query.write_result(df, "csv", str(target))
     assert target.read_text() == "an earlier result\n"
     assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]  # no temporary file left behind
+
+
+def test_output_that_is_a_link_or_a_pipe_is_never_replaced(tables_dir, tmp_path):
+    """``-o`` renames a new file over the old one: over a symlink or a device that would
+    replace the link or the device itself (it replaced a machine's /dev/full)."""
+    target = tmp_path / "target.csv"
+    target.write_text("kept\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for out in (link, fifo):
+        r = logscan("query", tables_dir, "SELECT * FROM node_deaths", "-o", out)
+        assert r.returncode == 2 and "not a regular file" in r.stderr, r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert link.is_symlink() and target.read_text() == "kept\n"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_a_reader_that_stops_early_is_no_error(tables_dir):
+    """``logscan query ... | head -1``: the closed pipe ends the output quietly, whatever the
+    format (polars' own CSV and Parquet writers say so in an error of their own)."""
+    for fmt in ("table", "csv", "json", "parquet"):
+        cmd = [sys.executable, "-m", "zephyr_logscan", "query", str(tables_dir)]
+        cmd += ["SELECT * FROM events", "--format", fmt]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.read(10)
+        proc.stdout.close()  # as `head -c 10` does
+        _, err = proc.communicate(timeout=120)
+        assert b"Traceback" not in err and err == b"", (fmt, err[-500:])
