@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import resource
+import signal
 import stat
 import subprocess
 import sys
@@ -264,3 +266,23 @@ def test_a_reader_that_stops_early_is_no_error(tables_dir):
         proc.stdout.close()  # as `head -c 10` does
         _, err = proc.communicate(timeout=120)
         assert b"Traceback" not in err and err == b"", (fmt, err[-500:])
+
+
+def test_a_write_that_fails_midway_is_one_line(tables_dir, tmp_path):
+    """The disk fills up under polars' own Parquet writer (here a file size limit: the same
+    failed write): one line, and no half file left behind."""
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    for fmt in ("parquet", "csv"):
+        out = tmp_path / f"events.{fmt}"
+        r = subprocess.run(
+            [sys.executable, "-m", "zephyr_logscan.cli", "query", str(tables_dir)]
+            + ["SELECT * FROM events", "-o", str(out)],
+            capture_output=True, text=True, timeout=120, preexec_fn=small_files,
+        )  # fmt: skip
+        assert r.returncode != 0 and r.stderr.startswith("logscan: "), (fmt, r.stderr[-800:])
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-800:]
+        assert list(tmp_path.iterdir()) == []
