@@ -9,6 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import polars as pl
+import pyarrow as pa
 
 from zephyr_logscan.ingest import IngestError, OutputError, SourceError
 from zephyr_logscan.ingest import ingest as ingest_logs
@@ -563,6 +565,12 @@ def main(argv=None):
     except click.Abort:
         click.echo("logscan: aborted", err=True)
         sys.exit(1)
+    except (pl.exceptions.PolarsError, pa.ArrowException) as e:
+        # A table that polars or pyarrow cannot read (a damaged or foreign Parquet file in the
+        # folder): bad input, in one line.
+        text = str(e).strip().splitlines()
+        click.echo(f"logscan: error: {type(e).__name__}: {text[0] if text else ''}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("logscan: interrupted", err=True)
         sys.exit(130)

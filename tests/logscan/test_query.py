@@ -286,3 +286,16 @@ def test_a_write_that_fails_midway_is_one_line(tables_dir, tmp_path):
         assert r.returncode != 0 and r.stderr.startswith("logscan: "), (fmt, r.stderr[-800:])
         assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr[-800:]
         assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [["query"], ["diagnose"], ["report", "-o", "r.html"]])
+def test_a_damaged_table_is_one_line_not_a_traceback(tables_dir, tmp_path, command):
+    damaged = copy_tables(tables_dir, tmp_path)
+    (damaged / "events.parquet").write_bytes(b"junk\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "zephyr_logscan.cli", command[0], str(damaged), *command[1:]],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-800:]
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("logscan: error: "), r.stderr
+    assert "parquet" in r.stderr.lower() and not (tmp_path / "r.html").exists()
