@@ -67,6 +67,23 @@ PIPELINE = re.compile(
 PIPELINE_START = re.compile(r"Starting zephyr pipeline: (?P<p>\S+)")
 
 
+def pipelines_named(messages: pl.Series) -> pl.Series:
+    """The pipeline each message names (null if none): the ``Starting zephyr pipeline:`` name,
+    else that of the first zephyr actor name in it.
+
+    Actor names are found by a plain scan (no capture groups: several times faster), and each
+    distinct one is parsed once: a chunk repeats a few hundred names over tens of thousands of
+    messages. A name parsed alone gives the same groups as in its message: the pattern has no
+    anchor or word boundary that its surroundings could change.
+    """
+    actor = messages.str.extract_all(PIPELINE.pattern).list.first()
+    names = actor.drop_nulls().unique()
+    of_actor = actor.replace_strict(names, names.str.extract(PIPELINE.pattern, 1), default=None)
+    return pl.select(
+        pl.coalesce(messages.str.extract(PIPELINE_START.pattern, 1), of_actor)
+    ).to_series()
+
+
 def classify(message: str, record: dict | None = None) -> dict[str, tuple[Rule, dict]]:
     """The tables one message lands in: table -> (first matching rule, its fields).
 

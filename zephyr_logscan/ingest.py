@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from parsers.lines import split_lines, where_holds
 from parsers.records import RecordFolder, fold_files
 from parsers.sources import CHUNK, Source, SourceError, discover
-from parsers.tables import ALL_TABLES, PIPELINE, PIPELINE_START, SCHEMAS, classify_records, to_arrow
+from parsers.tables import ALL_TABLES, SCHEMAS, classify_records, pipelines_named, to_arrow
 from zephyr_logscan import output
 from zephyr_logscan.output import OutputError
 from zephyr_logscan.stops import Interrupted, stop_on_signals, uninterrupted  # noqa: F401
@@ -184,13 +184,8 @@ class Ingest:
     @staticmethod
     def attribute_pipeline(recs: pl.DataFrame, state: FileState | None) -> pl.DataFrame:
         """The pipeline a record names, else the one its process named last (README, Decisions)."""
-        named = where_holds(  # both patterns hold the word
-            recs["message"], "zephyr",
-            lambda m: pl.select(pl.coalesce(
-                m.str.extract(PIPELINE_START.pattern, 1), m.str.extract(PIPELINE.pattern, 1)
-            )).to_series(),
-            pl.String,
-        )  # fmt: skip
+        # (Both patterns hold the word.)
+        named = where_holds(recs["message"], "zephyr", pipelines_named, pl.String)
         key = (
             pl.when(pl.col("pid").is_not_null())
             .then(

@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from parsers.rules import RULES
-from parsers.tables import TRAILER, TRAILER_NAMES, classify, classify_records, trailer_fields
+from parsers.tables import (
+    PIPELINE,
+    PIPELINE_START,
+    TRAILER,
+    TRAILER_NAMES,
+    classify,
+    classify_records,
+    pipelines_named,
+    trailer_fields,
+)
 
 
 def test_vectorised_classification_agrees_with_the_reference():
@@ -88,3 +97,39 @@ def test_trailers_of_mixed_heads_are_those_of_each_head_alone(heads):
         m = TRAILER.search(head)
         pairs = re.findall(r"[A-Za-z_]\w*=\S+", m.group(0)) if m else []
         assert row == [tuple(p.split("=", 1)) for p in pairs], head
+
+
+WORD = st.sampled_from(["tok", "v2.1", "x_y", "dedup", "é", "p1", "a2", "coord"])
+ACTOR = st.builds(
+    lambda words, p, a, role, k: f"zephyr-{'-'.join(words)}{p}{a}-{role}-{k}",
+    st.lists(WORD, min_size=1, max_size=3), st.sampled_from(["", "-p0", "-p12", "-p"]),
+    st.sampled_from(["", "-a1", "-a"]), st.sampled_from(["coord", "workers", "worker"]),
+    st.sampled_from(["0", "17", ""]),
+)  # fmt: skip
+# Messages that name pipelines (actor names, pipeline starts, both, several) and near misses.
+NAMING = st.lists(
+    st.one_of(
+        ACTOR, WORD, st.sampled_from([" ", "-", "[w] ", "\n", "zephyr-", "(", ")"]),
+        st.builds("Starting zephyr pipeline: {}".format, WORD),
+    ),
+    max_size=6,
+).map("".join)  # fmt: skip
+
+
+def named_by_re(message: str) -> str | None:
+    """The pipeline a message names, by Python's ``re``, one message at a time."""
+    for pattern in (PIPELINE_START, PIPELINE):
+        m = pattern.search(message)
+        if m:
+            return m["p"]
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NAMING, max_size=40))
+def test_pipelines_named_are_those_of_each_message_alone(messages):
+    # Each distinct actor name is parsed once for the chunk: a name repeated, or parsed apart
+    # from its message, must still give each message its own pipeline.
+    messages = messages + messages[: len(messages) // 2]
+    got = pipelines_named(pl.Series(messages, dtype=pl.String)).to_list()
+    assert got == [named_by_re(m) for m in messages]
