@@ -441,6 +441,16 @@ def _walk(root: Path, label: Callable[[Path], str], skip_folder, skipped: list[d
     return sorted(files)
 
 
+EVENT_FOLDERS = ("events", "export_events")
+
+
+def is_event_file(path: Path) -> bool:
+    """One of Ray's JSON event files (``logs/events/event_GCS.log``, ``logs/export_events/...``),
+    wherever the input starts: a session's ``logs``, Ray's temp folder above it, a folder of
+    several nodes' logs, the ``events`` folder itself, or the file given by name."""
+    return path.parent.name in EVENT_FOLDERS and path.name.startswith("event_")
+
+
 def discover(
     inputs: list[str], skip_folder: Callable[[Path], str | None] = lambda _: None
 ) -> tuple[list[Source], list[dict]]:
@@ -491,12 +501,14 @@ def discover(
                 raise SourceError(f"{item}: folder holds no log files")
             for sub in files:
                 rel = sub.relative_to(path)
-                json_events = len(rel.parts) > 1 and rel.parts[0] in ("events", "export_events")
+                json_events = is_event_file(sub) or (
+                    len(rel.parts) > 1 and rel.parts[0] in EVENT_FOLDERS
+                )
                 add(
                     Source(label(sub), sub, json_events=json_events, in_folder=True), _file_key(sub)
                 )
             continue
         if not os.access(path, os.R_OK):
             raise SourceError(f"{item}: cannot read (Permission denied)")
-        add(Source(str(path), path), (st.st_dev, st.st_ino))
+        add(Source(str(path), path, json_events=is_event_file(path)), (st.st_dev, st.st_ino))
     return sources, skipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow as pa
@@ -88,3 +89,42 @@ def test_a_session_folder_of_arbitrary_events_ingests(tmp_path, lines):
     (logs / "events" / "event_GCS.log").write_text("\n".join(lines) + "\n", errors="surrogatepass")
     out = ingest([str(logs)], tmp_path / "t").out_dir
     assert {p.stem for p in out.glob("*.parquet")} == set(ALL_TABLES)
+
+
+# A node death as Ray 2.60's GCS wrote it to logs/events/event_GCS.log (a second raylet SIGKILLed
+# in a private local cluster).
+NODE_REMOVED = (
+    '{"custom_fields":{"ip":"192.0.2.2","node_id":"dd7db080c5301510301f8baf851b2b1eaed7299323ded5d1cb764018"},'
+    '"event_id":"8aa631859209846c8e4506d9f527ac21eb9b","host_name":"vm","label":"RAY_NODE_REMOVED",'
+    '"message":"The node with node id: dd7db080c5301510301f8baf851b2b1eaed7299323ded5d1cb764018 and address: '
+    "192.0.2.2 and node name: 192.0.2.2 has been marked dead because the detector has missed too many "
+    "heartbeats from it. This can happen when a \\t(1) raylet crashes unexpectedly (OOM, etc.) \\\\n\\t(2) "
+    'raylet has lagging heartbeats due to slow network or busy workload.","pid":"32516","severity":"ERROR",'
+    '"source_type":"GCS","timestamp":1796060576}'
+)  # fmt: skip
+
+
+def test_event_files_are_json_events_whatever_folder_is_given(tmp_path):
+    """Ray's temp folder (``/tmp/ray``: session_*/logs/events/), a folder of several nodes' logs,
+    the events folder itself and the file by name all read the event as an event: its own time
+    and its label (they were read as text lines without a time when events/ was not directly
+    under the folder given)."""
+    events = tmp_path / "ray" / "session_2026-11-30_17-42-19_278833_32505" / "logs" / "events"
+    events.mkdir(parents=True)
+    (events / "event_GCS.log").write_text(NODE_REMOVED + "\n")
+    for n, where in enumerate([tmp_path / "ray", events.parents[1], events.parent, events,
+                               events / "event_GCS.log"]):  # fmt: skip
+        out = ingest([str(where)], tmp_path / f"t{n}").out_dir
+        death = pl.read_parquet(out / "node_deaths.parquet").row(0, named=True)
+        assert death["ts"] == datetime(2026, 11, 30, 17, 42, 56, tzinfo=UTC), where
+        assert dict(death["fields"]) == {"label": "RAY_NODE_REMOVED"}, where
+        assert (death["source"], death["level"]) == ("GCS", "ERROR"), where
+
+
+def test_a_log_named_like_an_event_file_elsewhere_is_text(tmp_path):
+    """Only event_* files in an events folder are JSON events: a text log is folded as text."""
+    log = tmp_path / "event_notes.log"
+    log.write_text("2026-11-30 17:42:56,000 ERROR x.py:1 -- boom\nTraceback (most recent call last):\n"
+                   '  File "x.py", line 1, in <module>\nValueError: no\n')  # fmt: skip
+    out = ingest([str(log)], tmp_path / "t").out_dir
+    assert pl.read_parquet(out / "templates.parquet")["records"].sum() == 1  # one record of 4 lines
