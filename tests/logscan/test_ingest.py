@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zephyr_logscan.ingest import MASK, IngestError, ingest
+from zephyr_logscan.ingest import MASK, IngestError, ingest, templates_of
 from zephyr_logscan.synth import SynthConfig, synthesize
 
 from .test_synth import fold_check
@@ -283,6 +283,22 @@ def test_template_mask_is_the_one_pass_word_mask(text):
     pattern does: every word with a digit (Unicode letters and digits too) becomes <*>."""
     plain = re.sub(r"[\w.:/=-]*\d[\w.:/=-]*", "<*>", text)
     assert pl.Series([text]).str.replace_all(MASK, "<*>")[0] == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet="ab19é٣ .:/=-_(),\t", max_size=40), st.integers(0, 420)),
+        max_size=30,
+    )
+)
+def test_templates_are_each_heads_own_mask(pieces):
+    """Heads are masked once per shape (digits read as 0): each still gets the template of its
+    own first 400 characters, cut at 300, whatever the other heads of its chunk."""
+    heads = [text + "x" * pad + text for text, pad in pieces]
+    heads += [h.replace("1", "9") for h in heads]  # same shapes, other values
+    plain = [re.sub(r"[\w.:/=-]*\d[\w.:/=-]*", "<*>", h[:400])[:300] for h in heads]
+    assert templates_of(pl.Series(heads, dtype=pl.String)).to_list() == plain
 
 
 def test_an_error_in_a_stage_thread_fails_the_run_and_leaves_nothing(tmp_path, monkeypatch):
