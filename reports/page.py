@@ -54,7 +54,8 @@ def render_report(
                      "status line. Red bands: no worker alive while work remained."),
         schedule_section(t.folder),
         plot_section("section-events", "Events", "plot-events",
-                     f"Events per {_duration(every)} (a record printed with [repeated Nx across cluster] counts N)."),
+                     f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
+                     "counts them); a line printed with [repeated Nx across cluster] counts N."),
         plot_section("section-nodes", "Node lanes", "plot-nodes",
                      "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. Preemption waves show as vertical bands."),
         findings_section(found),

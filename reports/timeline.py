@@ -11,6 +11,8 @@ from pathlib import Path
 
 import polars as pl
 
+from zephyr_logscan.findings import PARAMS, happenings
+
 # Event strips: label -> (table, optional filter)
 STRIPS = {
     "node deaths": ("node_deaths", None),
@@ -60,15 +62,19 @@ def bin_seconds(start, end, target_bins: int = 240) -> int:
     return next((b for b in NICE_BINS if span / b <= target_bins), NICE_BINS[-1])
 
 
-def event_bins(t: Tables, every_s: int) -> dict[str, pl.DataFrame]:
-    """Per strip: ``bin`` start times and ``events`` (sum of ``repeat``) in each bin."""
+def event_bins(
+    t: Tables, every_s: int, gap_s: float = PARAMS["witness_gap_s"][0]
+) -> dict[str, pl.DataFrame]:
+    """Per strip: ``bin`` start times and ``events`` in each bin: happenings, as ``logscan
+    diagnose`` counts them (one node death reported by the driver, the GCS and an event file is
+    one; a line printed with ``[repeated Nx across cluster]`` is N), at their earliest time."""
     out = {}
     for label, (table, _) in STRIPS.items():
-        df = t[table].filter(pl.col("ts").is_not_null())
+        df = happenings(t[table], gap_s).select("ts", "events")
         out[label] = (
             df.sort("ts")
             .group_by_dynamic("ts", every=f"{every_s}s")
-            .agg(pl.col("repeat").sum().alias("events"))
+            .agg(pl.col("events").sum())
             .rename({"ts": "bin"})
         )
     return out

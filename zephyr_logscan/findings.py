@@ -132,6 +132,13 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     df = df.with_columns(key=key, own=own).sort("key", "ts")
     new = (pl.col("key") != pl.col("key").shift(1)) | ((pl.col("ts") - pl.col("ts").shift(1)) > gap)
     df = df.with_columns(hid=new.fill_null(True).cum_sum())
+    # One witness (a file's process, by one rule) that reports the subject again at another own
+    # time reports another happening: a worker that failed its heartbeat, re-registered and
+    # failed again within the gap failed twice. The k-th report of each witness is the k-th
+    # happening; a borrowed (inferred) time never makes one.
+    witness = [c for c in ("file", "pid", "ip", "rule") if c in df.columns]
+    again = pl.when("own").then("ts").rank("dense").over("hid", *witness).fill_null(1) - 1
+    df = df.with_columns(hid=pl.struct("hid", again.alias("again")))
     out = df.group_by("hid").agg(
         pl.col("key").first().alias("subject"),
         pl.coalesce(pl.col("ts").filter(pl.col("own")).min(), pl.col("ts").min()).alias("ts"),
@@ -265,6 +272,12 @@ def _attempts(t) -> pl.DataFrame:
     return starts.with_columns(
         until=pl.col("until").fill_null(_end_of_log(t) + timedelta(seconds=1))
     )
+
+
+def _workers(failures: pl.DataFrame) -> int:
+    """Distinct workers among heartbeat-failure happenings: a worker that failed, re-registered
+    and failed again counts once; a line Ray's dedup folded counts the N it stands for."""
+    return int(failures.unique("worker_id", keep="first", maintain_order=True)["events"].sum())
 
 
 def _zephyr_worker_hosts(t) -> dict[str, str]:
@@ -402,7 +415,7 @@ def heartbeat_storm(t, p) -> list[Finding]:
                 explained = near.filter(pl.col("host").is_in(list(known))).height > 0
             else:
                 explained = near.height > 0
-            n = int(burst["events"].sum())
+            n = _workers(burst)
             if n >= need and not explained:
                 out.append(_finding("ZL04", [burst], pipeline, n,
                     f"{n} workers were marked dead within {(b - a).total_seconds():.0f}s while none of their "
@@ -434,14 +447,14 @@ def preemption_wave(t, p) -> list[Finding]:
         after = failures.filter(
             (pl.col("ts") >= a) & (pl.col("ts") <= b + timedelta(seconds=p["death_before_s"]))
         )
-        lost = int(after["events"].sum())
+        lost = _workers(after)
         if lost < p["wave_failures"]:
             continue
         pipeline = after["pipeline"].drop_nulls().mode().sort().to_list()
         out.append(_finding("ZL07", [wave, after], pipeline[0] if pipeline else None, nodes,
-            f"{nodes} nodes died in {(b - a).total_seconds() / 60:.1f} minutes, then workers missed their "
-            f"heartbeats {lost} times: a preemption wave took the worker pool.",
-            f"a preemption wave killed {nodes} nodes; {lost} heartbeat failures followed"))  # fmt: skip
+            f"{nodes} nodes died in {(b - a).total_seconds() / 60:.1f} minutes, then {lost} workers missed "
+            "their heartbeats: a preemption wave took the worker pool.",
+            f"a preemption wave killed {nodes} nodes; {lost} workers missed heartbeats"))  # fmt: skip
     return out
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from parsers.tables import ALL_TABLES, SCHEMAS
-from zephyr_logscan.findings import PATTERNS, parameters, run_detectors
+from zephyr_logscan.findings import PATTERNS, happenings, parameters, run_detectors
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 P = "tok-1a2b3c4d"
@@ -163,6 +163,30 @@ def test_zl04_heartbeat_storm():
     quad = [r for row in storm for r in witnessed(row, "driver.log", "logs/worker-9.err")]
     (f,) = found(tables(registrations=regs, heartbeat_failures=quad), "ZL04")
     assert f.events == 4
+
+
+def test_a_witness_reporting_a_subject_again_reports_another_happening():
+    """A worker that failed its heartbeat, re-registered and failed again 20 s later (within
+    witness_gap_s) failed twice; the coordinator's copy of each line in its worker-*.err is no
+    third (both were one happening)."""
+    again = [heartbeat(100, 1), heartbeat(120, 1)]
+    rows = [r for row in again for r in witnessed(row, "driver.log", "logs/worker-9.err")]
+    found_ = happenings(tables(heartbeat_failures=rows)["heartbeat_failures"], 120)
+    assert found_["ts"].to_list() == [at(100), at(120)]
+    assert found_["evidence"].list.len().to_list() == [2, 2]
+
+
+def test_zl04_and_zl07_count_workers_not_failures():
+    """Two workers that each failed twice in one burst are two silent workers, not a storm of
+    four; nor are they the three workers a preemption wave must silence."""
+    regs = [registered(0, i) for i in range(8)]
+    twice = [heartbeat(100 + 20 * k + i, i) for k in range(2) for i in range(2)]
+    assert found(tables(registrations=regs, heartbeat_failures=twice), "ZL04") == []
+    nodes = [f"{k:02x}" * 28 for k in range(3)]
+    deaths = [node_death(90 + k, n) for k, n in enumerate(nodes)]
+    assert found(tables(node_deaths=deaths, heartbeat_failures=twice), "ZL07") == []
+    (f,) = found(tables(node_deaths=deaths, heartbeat_failures=[*twice, heartbeat(130, 2)]), "ZL07")
+    assert "then 3 workers missed their heartbeats" in f.explanation
 
 
 def test_zl04_only_the_silent_workers_nodes_explain_a_storm():
