@@ -113,10 +113,8 @@ def line_features(lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
     dedup suffix), repeat, ts (the body's own timestamp, UTC), level, timestamped, indented."""
     # Cutting the prefix off (a plain regex find) is much faster than capturing it.
     df = pl.DataFrame({"text": lines}).with_columns(body=pl.col("text").str.replace(PREFIX, ""))
-    cut = pl.col("text").str.len_chars() - pl.col("body").str.len_chars()
-    df = df.with_columns(
-        prefix=pl.when(cut > 0).then(pl.col("text").str.head(cut).str.strip_chars_end(" "))
-    )
+    cut = pl.col("text").str.strip_suffix(pl.col("body"))  # "" where no prefix was cut
+    df = df.with_columns(prefix=pl.when(cut != "").then(cut.str.strip_chars_end(" ")))
     df = df.join(_prefix_parts(df["prefix"]), on="prefix", how="left", maintain_order="left")
     body = df["body"]
     # The dedup suffix is looked for only in lines that hold its words.
