@@ -42,6 +42,8 @@ TASK_BYTES = 8 << 20  # small files are handed out together, up to about this ma
 AUTO_MIN_BYTES = 16 << 20  # the default --jobs parses less input than this in one process
 MAX_JOBS_PER_CORE = 4  # a larger --jobs is refused: processes beyond it only cost
 PROCESS_CORES = 2  # the cores one ingest process keeps busy (see auto_jobs)
+POLL_SECONDS = 0.1  # how often a wait for a worker's result looks whether a worker died
+STOP_SECONDS = 10  # a stopped worker or the pool's thread is not waited for longer
 WRITE_ROWS = 65_536  # rows of a table gathered before the main process writes them
 KEY = "_key"  # hidden column: the process key of each row, dropped before writing
 
@@ -459,8 +461,7 @@ def start_workers(workers: int, threads: int):
     """A pool of ``workers`` processes, started now (they import while this process parses),
     each with ``threads`` polars threads.
 
-    spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock. A
-    worker that dies breaks the pool (BrokenProcessPool) instead of hanging the run.
+    spawn, not fork: polars and pyarrow run threads, and a forked thread pool can deadlock.
     """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -474,47 +475,100 @@ def start_workers(workers: int, threads: int):
     return pool
 
 
+class Workers:
+    """Worker processes that a dying worker cannot hang.
+
+    The pool's own thread notices a dead worker by its sentinel, but it can miss one for good:
+    a worker killed while it sends a result leaves part of a message in the result pipe, and
+    that thread then waits for the rest forever (the other workers wait for the pipe's lock the
+    dead one held), so no result ever fails. So the waits here watch the workers themselves,
+    and a stop ends that thread without waiting on it forever.
+    """
+
+    def __init__(self, workers: int, threads: int):
+        self.pool = start_workers(workers, threads)
+        # (no public way to these before Python 3.14)
+        self.processes = list(self.pool._processes.values())
+        self.results = self.pool._result_queue
+        self.manager = self.pool._executor_manager_thread
+
+    def submit(self, group: list[Part], tz, since, until) -> Future:
+        try:
+            return self.pool.submit(parse_parts, group, tz, since, until)
+        except BrokenProcessPool:  # (its thread saw a worker die since the last wait)
+            raise WorkerLost(lost(self.processes)) from None
+
+    def result(self, future: Future) -> TaskResult:
+        """The task's result; a worker that died meanwhile fails the run (``WorkerLost``)."""
+        while True:
+            try:
+                return future.result(timeout=POLL_SECONDS)
+            except BrokenProcessPool:
+                raise WorkerLost(lost(self.processes)) from None
+            except TimeoutError:
+                if self.died():
+                    raise WorkerLost(lost(self.processes)) from None
+
+    def died(self) -> bool:
+        from multiprocessing.connection import wait
+
+        return bool(wait([p.sentinel for p in self.processes], timeout=0))
+
+    def stop(self, wait: bool = True):
+        """End the workers. With ``wait``, also the pool's thread, which releases the pool's
+        queues (a pool left behind makes multiprocessing warn about leaked semaphores at exit);
+        a stop signal does not wait: the command line releases them on its quick exit."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in self.processes:
+            proc.terminate()
+        if not wait:
+            return
+        deadline = time.monotonic() + STOP_SECONDS
+        for proc in self.processes:
+            proc.join(max(0.0, deadline - time.monotonic()))
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(1)
+        # The pool's thread may be waiting for the rest of a dead worker's message: with the
+        # workers gone and this process's end of the pipe closed, it reads the pipe's end.
+        self.results._writer.close()
+        self.manager.join(STOP_SECONDS)
+        self.release()
+
+    def release(self):
+        """Let go of the pool's queues, so that their semaphores are released by the thread
+        that drops the pool, not by whatever thread is left at interpreter exit."""
+        self.results = self.manager = None
+
+    def close(self):
+        """The workers are done: their exit (about 0.3 s: an interpreter and its libraries) is
+        waited for in a thread while this process writes the last rows and the manifest."""
+        self.release()
+        threading.Thread(target=self.pool.shutdown, name="logscan-pool-exit").start()
+
+
 def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:
     """The parts on ``jobs`` processes of this machine: this one and ``jobs - 1`` workers."""
     # This process parses too (run_parts, inline): jobs - 1 worker processes, and never more
     # than there are tasks for them; each one of that many processes: polars must not start
     # a thread per core in each.
     parts = plan(sources, jobs, tz)
-    workers = max(1, min(jobs - 1, sum(1 for _ in tasks(parts)) - 1))
-    pool = start_workers(workers, max(1, default_jobs() // (workers + 1)))
-    started = list(pool._processes.values())  # (no public way before Python 3.14)
-
-    def stop(wait: bool = True):
-        processes = list((pool._processes or {}).values())  # no public way before Python 3.14
-        pool.shutdown(wait=False, cancel_futures=True)
-        for proc in processes:
-            proc.terminate()
-        if wait:
-            # The pool's own thread sees them gone and releases its queues: a pool left behind
-            # makes multiprocessing warn about leaked semaphores on stderr at exit. (A stop
-            # signal does not wait: the command line releases them on its quick exit.)
-            pool.shutdown(wait=True)
-
-    stoppers.append(lambda: stop(wait=False))  # a stop signal ends the workers at once
+    n = max(1, min(jobs - 1, sum(1 for _ in tasks(parts)) - 1))
+    workers = Workers(n, max(1, default_jobs() // (n + 1)))
+    stoppers.append(lambda: workers.stop(wait=False))  # a stop signal ends the workers at once
     try:
         used = run_parts(
             run, sources, parts,
-            submit=lambda group: pool.submit(parse_parts, group, tz, since, until),
-            wait=lambda future: future.result(),
-            window=2 * workers, progress=progress, skipped=skipped,
+            submit=lambda group: workers.submit(group, tz, since, until),
+            wait=workers.result,
+            window=2 * n, progress=progress, skipped=skipped,
             ready=lambda future: future.done(),
             inline=lambda group: parse_parts(group, tz, since, until),
         )  # fmt: skip
-    except BrokenProcessPool:
-        why = lost(started)
-        stop()
-        raise WorkerLost(why) from None
     except BaseException:
-        stop()
+        workers.stop()
         raise
-    # The workers are done; their exit (about 0.3 s: an interpreter and its libraries) is waited
-    # for while this process writes the last rows and the manifest.
-    threading.Thread(target=pool.shutdown, name="logscan-pool-exit").start()
+    workers.close()
     return used
 
 
