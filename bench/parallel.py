@@ -152,6 +152,19 @@ def same_tables(a: Path, b: Path) -> bool:
     )
 
 
+def ceiling(wall: float, cpu: float, goal: str, goal_wall: float) -> str:
+    """What this machine's cores allow: a run of the same work on every core takes at least its
+    CPU time divided by the cores (a parallel run only adds CPU: imports, the results' transfer,
+    the merge), whatever the number of processes."""
+    cores = os.cpu_count() or 1
+    return (
+        f"  --jobs 1 keeps {cpu / wall:.2f} cores busy ({cpu:.2f}s CPU in {wall:.2f}s): on {cores} "
+        f"cores no run is faster than {cpu / cores:.2f}s ({wall * cores / cpu:.2f}x --jobs 1) "
+        f"without less CPU; {goal} ({goal_wall:.2f}s) needs at most "
+        f"{goal_wall * cores:.2f}s of CPU on {cores} cores"
+    )
+
+
 def main():
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -186,6 +199,7 @@ def main():
         print(f"  jobs=2 / regex loop = {j2 / base:.2f}x (target <= 0.6x); jobs=1 / regex loop = {j1 / base:.2f}x; "
               f"jobs=1 / jobs=2 = {j1 / j2:.2f}x; CPU jobs=2 / jobs=1 = {c2 / c1:.2f}x; "
               f"tables equal: {same_tables(work / 'j1', work / 'j2')}")  # fmt: skip
+        print(ceiling(j1, c1, "0.6x of the loop", 0.6 * base))
         print(f"  load average now {os.getloadavg()[0]:.1f}")
         if args.skip_1gb:
             return
@@ -215,6 +229,7 @@ def main():
             f"  speed-up jobs=2 vs jobs=1: {w1 / w2:.2f}x (target >= 1.7x); "
             f"tables equal: {same_tables(work / 'big1', work / 'big2')}"
         )
+        print(ceiling(w1, cpu1, "1.7x --jobs 1's speed", w1 / 1.7))
         print(f"  load average now {os.getloadavg()[0]:.1f}")
         if args.skip_ray:
             return
