@@ -84,11 +84,8 @@ def load(folder: str | Path) -> Tables:
         raise LoadError(
             f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
         )
-    try:
-        manifest = json.loads(path.read_text())
-        names = list(manifest["tables"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise LoadError(f"{path}: not a readable manifest ({type(e).__name__})") from None
+    manifest = read_manifest(path)
+    names = list(manifest["tables"])
     frames = {}
     for name in names:
         table = folder / f"{name}.parquet"
@@ -98,3 +95,35 @@ def load(folder: str | Path) -> Tables:
             )
         frames[name] = pl.scan_parquet(table)
     return Tables(folder, manifest, frames)
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest, with its ``tables`` entry (table name -> counts); or what is wrong with
+    it, in one line."""
+    try:
+        manifest = json.loads(path.read_text())
+    except OSError as e:
+        raise LoadError(f"{path}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:  # (not JSON, or not UTF-8)
+        raise LoadError(f"{path}: not a readable manifest (not JSON: {e})") from None
+    if not isinstance(manifest, dict):
+        raise LoadError(
+            f"{path}: not a readable manifest (a JSON {json_kind(manifest)}, not an object)"
+        )
+    if "tables" not in manifest:
+        raise LoadError(
+            f'{path}: not a readable manifest (no "tables" entry, which lists the tables an '
+            "ingest wrote): run `logscan ingest` again"
+        )
+    tables = manifest["tables"]
+    if not isinstance(tables, dict):
+        raise LoadError(
+            f'{path}: not a readable manifest ("tables" is a JSON {json_kind(tables)}, not an '
+            "object of table names)"
+        )
+    return manifest
+
+
+def json_kind(value) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")

@@ -70,8 +70,19 @@ def test_load_refuses_what_is_not_an_ingest_output(tables_dir, tmp_path):
     with pytest.raises(LoadError, match="no manifest.json"):
         load(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(LoadError, match="not a readable manifest"):
+    with pytest.raises(LoadError, match="not a readable manifest .not JSON: Expecting"):
         load(tmp_path)
+    # each says what is missing or wrong, in one line
+    for text, words in (
+        ("{}", 'no "tables" entry'),
+        ('{"tables": ["events"]}', '"tables" is a JSON array, not an object'),
+        ("[1, 2]", "a JSON array, not an object"),
+        ("null", "a JSON null, not an object"),
+    ):
+        (tmp_path / "manifest.json").write_text(text)
+        with pytest.raises(LoadError, match="not a readable manifest") as e:
+            load(tmp_path)
+        assert words in str(e.value) and "\n" not in str(e.value), (text, str(e.value))
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text((tables_dir / "manifest.json").read_text())
