@@ -3,7 +3,8 @@
 Rules (README, "Output folder"): logscan replaces only a folder it wrote itself (a logscan
 ``manifest.json`` and nothing but logscan's own files); any other existing folder is refused
 with what to do, and ``--force`` lets logscan replace its own files in it and never touches the
-others. An output inside an input folder, or an input inside the output, is refused. The tables
+others. An output inside an input folder, an input inside the output, or an output inside another
+logscan output, is refused. The tables
 are written into ``OUT.tmp-PID/`` beside the output and renamed into place at the end; a
 temporary folder left by a killed run is removed by the next run to the same output once that
 run's process is gone.
@@ -105,6 +106,14 @@ def plan(out: Path, inputs: list[str], force: bool = False) -> Target:
         if _inside(path, out):
             raise OutputError(
                 f"input {item} is inside the output folder {out}: give -o another folder",
+                refused=True,
+            )
+    for folder in out.parents:
+        if is_logscan_output(folder):
+            # (the tables would be foreign files of that output: its next run would refuse it)
+            raise OutputError(
+                f"output {out} is inside the logscan output folder {folder}: give -o a folder "
+                "outside it",
                 refused=True,
             )
     if not out.exists():

@@ -78,6 +78,19 @@ def test_a_logscan_output_with_foreign_files_needs_force_which_keeps_them(case):
     assert not leftovers(case)
 
 
+def test_output_inside_an_earlier_output_is_refused(case):
+    """Tables written inside an earlier output would be foreign files there: its next run
+    would refuse it. Refused before anything is written, with --force too."""
+    out = case / "tables"
+    assert logscan("ingest", case / "app.log", "-o", out, "-q").returncode == 0
+    before = snapshot(case)
+    for extra in ([], ["--force"]):
+        res = logscan("ingest", case / "app.log", "-o", out / "sub", *extra)
+        one_line_error(res, 2, "inside the logscan output folder", str(out))
+        assert snapshot(case) == before and not leftovers(case)
+    assert logscan("ingest", case / "app.log", "-o", out, "-q").returncode == 0
+
+
 def test_a_logscan_output_is_replaced_whole(case):
     out = case / "tables"
     assert logscan("ingest", case / "app.log", "-o", out, "-q").returncode == 0
