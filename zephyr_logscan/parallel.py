@@ -491,6 +491,7 @@ class Workers:
         self.processes = list(self.pool._processes.values())
         self.results = self.pool._result_queue
         self.manager = self.pool._executor_manager_thread
+        release_quietly(self.pool)
 
     def submit(self, group: list[Part], tz, since, until) -> Future:
         try:
@@ -545,6 +546,46 @@ class Workers:
         waited for in a thread while this process writes the last rows and the manifest."""
         self.release()
         threading.Thread(target=self.pool.shutdown, name="logscan-pool-exit").start()
+
+
+def release_quietly(pool):
+    """Have the pool's semaphores released without restarting multiprocessing's resource
+    tracker.
+
+    The tracker (a process of its own that unlinks what dead processes leave) can be killed
+    from outside. Releasing a semaphore then starts a new tracker that knows none of them: a
+    warning and one traceback per semaphore on stderr, after a run that went well. So each of
+    the pool's semaphores is released as multiprocessing would (when it is dropped, or at exit)
+    but tells only the tracker that knew it, if that one still runs.
+    """
+    from multiprocessing import resource_tracker, util
+    from multiprocessing.synchronize import SemLock
+
+    tracker = resource_tracker._resource_tracker  # (private: there is no public way)
+    held = {}
+    for queue in (pool._call_queue, pool._result_queue):
+        for name in ("_rlock", "_wlock", "_sem"):
+            if (lock := getattr(queue, name, None)) is not None:
+                held[lock._semlock.name] = lock
+    for finalizer in list(util._finalizer_registry.values()):
+        if finalizer._callback is SemLock._cleanup and finalizer._args[0] in held:
+            finalizer.cancel()
+    for name, lock in held.items():
+        util.Finalize(lock, release_semaphore, (name, tracker._pid), exitpriority=0)
+
+
+def release_semaphore(name: str, tracker_pid: int | None):
+    """Unlink a named semaphore and tell the resource tracker that knew it, if it still runs
+    (multiprocessing's own release starts a new tracker when that one is gone)."""
+    import _multiprocessing
+    from multiprocessing import resource_tracker
+
+    with contextlib.suppress(OSError):
+        _multiprocessing.sem_unlink(name)
+    tracker = resource_tracker._resource_tracker
+    if tracker._fd is not None and tracker._pid == tracker_pid:
+        with contextlib.suppress(OSError):  # (gone: it has nothing left to unlink)
+            os.write(tracker._fd, f"UNREGISTER:{name}:semaphore\n".encode("ascii"))
 
 
 def run_local(run, sources, jobs, tz, since, until, progress, skipped, stoppers) -> list[Source]:

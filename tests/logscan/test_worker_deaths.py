@@ -1,5 +1,6 @@
 """A worker process of ``logscan ingest --jobs 3`` SIGKILLed at any moment of its life: the run
-fails in one line (exit 1, nothing written) within a deadline, never hangs.
+fails in one line (exit 1, nothing written) within a deadline, never hangs. multiprocessing's
+resource tracker SIGKILLed mid-run: the run is not hurt and stays quiet.
 
 Each run is a real command line with real worker processes; the 3 MB log is cut into about
 twelve ranges (``parallel.RANGE_BYTES`` set in the command's own process) so every worker gets
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .safety import ROOT, children, leftovers, one_line_error
+from .test_parallel import assert_same_tables
 
 DEADLINE = 60  # seconds for the whole run after the kill: a hang is a failure, not a wait
 RUN = (
@@ -147,3 +149,26 @@ def test_a_worker_killed_while_it_sends_a_result_fails_the_run_in_one_line(small
                 time.sleep(0.2)
         assert victim is not None, "no worker seen writing a result"
         finish(proc, out, tmp_path)
+
+
+def test_the_resource_tracker_killed_mid_run_leaves_the_run_whole_and_quiet(
+    small_log, small_ingest, tmp_path
+):
+    """The resource tracker is a helper (it unlinks the semaphores of processes that die): the
+    run's tables do not depend on it. Killed, it made the run's end print a warning and five
+    tracebacks (multiprocessing started a new tracker, which knew none of the semaphores)."""
+    out = tmp_path / "tables"
+    with run_cleaned_up(start(small_log[0], out)) as proc:
+        deadline, tracker = time.monotonic() + DEADLINE, None
+        while tracker is None and proc.poll() is None and time.monotonic() < deadline:
+            if kill_while_importing(proc) is not None:  # the workers are started: mid-run
+                found = [
+                    c for c in children(proc.pid) if b"resource_tracker" in proc_file(c, "cmdline")
+                ]
+                tracker = found[0] if found else None
+            time.sleep(0.002)
+        assert tracker is not None, "no resource tracker seen mid-run"
+        os.kill(tracker, signal.SIGKILL)
+        _, err = proc.communicate(timeout=DEADLINE)
+    assert (proc.returncode, err) == (0, "")
+    assert_same_tables(small_ingest, out)
