@@ -7,7 +7,9 @@ Works only from what any log of a zephyr pipeline on Ray shows, through the inge
 - attempts follow the driver's start, retry and final-failure records; an attempt the log does
   not show starting began when the previous one was retried;
 - a coordinator restart is a second ``Coordinator initialized`` within one attempt (lines that
-  name no pipeline count for the attempt in progress when exactly one is);
+  name no pipeline count for the attempt in progress when exactly one is; copies of one line in
+  several files, such as the driver's and the coordinator's ``worker-*.err``, are one init);
+- a process's lines from before it first named its pipeline are that pipeline's;
 - a death wave is a burst of heartbeat failures, each within ``BURST_GAP`` of the previous; it is
   a node loss when node deaths precede it by at most ``NODE_LEAD``; a false death when the status
   line counts as many workers alive after it as before (declared dead, still working); a process
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
+from zephyr_logscan.findings import happenings
 from zephyr_logscan.schedule import (
     CLUSTER,
     Attempt,
@@ -45,6 +48,7 @@ NODE_LEAD = 60.0  # seconds: a node death this long before a burst explains it (
 STALL_MIN = 60.0  # seconds: a status gap counts as a stall above this and 10x the usual interval
 DEATH_GAP = 5.0  # seconds: Ray's own death records are the deaths, not timeouts after them
 SAME_KILL = 10.0  # seconds: records of one OOM kill / one collision within this are one event
+SAME_INIT = 120.0  # seconds: copies of one coordinator's init line (as diagnose's witness_gap_s)
 FINAL = re.compile(r"failed after (\d+) attempts")
 TAKEN = re.compile(r"The name (\S+) .*?(?:is already taken|already exists)")
 WORKER_NUMBER = re.compile(r"-(\d+)$")
@@ -64,11 +68,12 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
     """
     t = _tables(folder)
     names = _pipelines(t)
+    _own_pipeline(t, names)
     ev = t.get("events")
     if ev is not None:  # the two kinds of events derive reads, picked out once
-        t["_inits"] = ev.filter(pl.col("rule") == "lifecycle.coordinator_initialized").select(
-            "ts", "line", "pipeline"
-        )
+        # One init, however many files hold its line (the driver's copy, the worker-*.err).
+        inits = ev.filter(pl.col("rule") == "lifecycle.coordinator_initialized")
+        t["_inits"] = happenings(inits, SAME_INIT).select("ts", "pipeline")
         t["_finals"] = ev.filter(
             pl.col("level").is_in(["ERROR", "CRITICAL"])
             & pl.col("message").str.contains(FINAL.pattern)
@@ -138,6 +143,31 @@ def _pipelines(t: dict) -> list[str]:
     return sorted(first, key=lambda n: first[n])
 
 
+def _own_pipeline(t: dict, names: list[str]) -> None:
+    """A process's records from before it first named its pipeline (a coordinator's
+    ``Coordinator initialized`` and first ``Starting stage``) belong to the one pipeline its later
+    records name: an actor's process serves one actor. A process is a pid in a file, or a file
+    of one process (a session's ``worker-*.err``); the driver's own lines, which name their
+    pipeline first, are left as they are."""
+    ev = t.get("events")
+    if ev is None or not names:
+        return
+    one_process = pl.col("file").str.contains(r"(?:^|/)(?:python-core-)?worker-[^/]*$")
+    owners = (
+        ev.filter((pl.col("pid").is_not_null() | one_process) & pl.col("pipeline").is_in(names))
+        .group_by("file", "pid")
+        .agg(pl.col("pipeline").unique())
+        .filter(pl.col("pipeline").list.len() == 1)
+        .select("file", "pid", owner=pl.col("pipeline").list.first())
+    )
+    for name, df in list(t.items()):
+        if {"file", "pid", "pipeline"} <= set(df.columns) and df.height:
+            df = df.join(owners, on=["file", "pid"], how="left", nulls_equal=True)
+            t[name] = df.with_columns(pl.coalesce("pipeline", "owner").alias("pipeline")).drop(
+                "owner"
+            )
+
+
 # --- one pipeline -------------------------------------------------------------------------------
 
 
@@ -154,6 +184,7 @@ def _pipeline(t: dict, name: str, names: list[str], used_nodes: set[int]) -> Sch
     )
     status = _rows(t, "worker_status", name)
     stages = [r for r in _rows(t, "stage_progress", name) if r["rule"] == "zephyr.starting_stage"]
+    stages = list({(r["stage"], r["ts"]): r for r in stages}.values())  # a line copied in 2 files
     s.stages = [Stage(r["stage"], int(r["total"]), rel(r["ts"])) for r in stages]
     if not s.stages and status:
         seen = {}
@@ -188,6 +219,13 @@ def _pipeline(t: dict, name: str, names: list[str], used_nodes: set[int]) -> Sch
             s.all_dead_since = rel(status[k]["ts"])
         if s.outcome == "open" and last["completed"] == last["total"] and last["total"]:
             s.outcome = "completed"
+    # The status line is periodic: a pipeline often finishes between two. Its last stage's
+    # final ``N/N tasks completed`` line is the end then.
+    done = [r for r in _rows(t, "stage_progress", name) if r["rule"] == "zephyr.tasks_completed"]
+    last_done = done[-1] if done else None
+    if (s.outcome == "open" and last_done and s.stages and last_done["stage"] == s.stages[-1].name
+            and last_done["total"] and last_done["completed"] == last_done["total"]):  # fmt: skip
+        s.outcome = "completed"
     return s
 
 

@@ -28,7 +28,8 @@ JSON form (version 1), hand-editable; ``load`` checks every field and names the 
 
 ``cause`` of an attempt: ``coordinator_lost``, ``name_collision``, ``oom``, ``error`` (any other),
 or null for an attempt the log shows no end of. ``outcome``: ``failed`` (a final failure record),
-``completed`` (the last status shows every shard done) or ``open`` (the log shows no end).
+``completed`` (the last status shows every shard done, or the last stage logged its final
+``N/N tasks completed``) or ``open`` (the log shows no end).
 A wave's ``kind`` is ``node_loss`` when node deaths precede the workers' heartbeat failures,
 ``false_death`` when the status line still counts the workers alive after their heartbeat failures
 (a heartbeat storm: declared dead while working), else ``process_kill``; ``killed`` can exceed ``len(workers)`` when the log counts deaths it does not

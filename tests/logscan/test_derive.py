@@ -123,3 +123,39 @@ def test_status_stall_from_a_hand_written_log(tmp_path):
     s = derive(tmp_path / "t")[name]
     assert [(x.at, x.seconds) for x in s.status_stalls] == [(55.0, 305.0)]
     assert s.workers == 4 and s.faults() == ["status stalled 305s at 55.0s"]
+
+
+def test_a_real_ray_run_gives_one_schedule_whatever_is_ingested(tmp_path):
+    """A zephyr pipeline on a real Ray cluster that lost a node and completed
+    (tests/data/ray-scenarios/ZL07): the driver log, the session folders and both together give
+    one schedule. Read together, the coordinator's init and first stage line are in two files
+    (the driver's copy and the coordinator's worker-*.err): that was a coordinator restart and a
+    second stage; the first stage (logged before the coordinator named its pipeline) was lost
+    from the session folders' schedule; and the run, whose last status line came before its
+    final `N/N tasks completed`, was open."""
+    capture = Path(__file__).resolve().parents[1] / "data" / "ray-scenarios" / "ZL07"
+    sessions = sorted((capture / "session").glob("*/logs"))
+    seen = []
+    for name, inputs in {"driver": [capture / "driver.log"], "session": sessions,
+                         "both": [capture / "driver.log", *sessions]}.items():  # fmt: skip
+        (pipeline,) = [s for n, s in derive(ingest([str(p) for p in inputs], tmp_path / name).out_dir).items()
+                       if n != sc.CLUSTER]  # fmt: skip
+        got = (pipeline.coordinator_restarts, [(st.name, st.tasks) for st in pipeline.stages],
+               pipeline.shards, pipeline.outcome, len(pipeline.waves))  # fmt: skip
+        seen.append(got)
+    assert seen[0] == ([], [("stage0-MapShard → Map", 30)], 30, "completed", 1)
+    assert seen[0] == seen[1] == seen[2]
+
+
+def test_lines_a_coordinator_logged_before_naming_its_pipeline_are_its_pipelines(tmp_path):
+    """tests/data/ray/zephyr-on-ray: a real coordinator's worker-*.err, whose init and first
+    `Starting stage ... with 300 tasks` precede every line that names the pipeline: the schedule
+    has that stage and its 300 shards (it had only the 1-task last stage)."""
+    logs = Path(__file__).resolve().parents[1] / "data" / "ray" / "zephyr-on-ray" / "logs"
+    (pipeline,) = derive(ingest([str(logs)], tmp_path / "t").out_dir).values()
+    assert pipeline.pipeline == "trial-pipe" and pipeline.shards == 300
+    assert [(st.name, st.tasks) for st in pipeline.stages] == [
+        ("stage0-Map → Count", 300),
+        ("stage1-Sum", 1),
+    ]
+    assert (pipeline.outcome, pipeline.coordinator_restarts) == ("completed", [])
