@@ -637,7 +637,8 @@ def run_ray(run, sources, address, tz, since, until, progress, skipped, stoppers
     if not ray.is_initialized():
         kwargs = {"include_dashboard": False} if address == "local" else {}
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False, **kwargs)
+            with no_ray_signal_dump():
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise SourceError(
                 f"cannot reach a Ray cluster at {address!r}: {first_line(e)}"
@@ -682,6 +683,26 @@ def run_ray(run, sources, address, tz, since, until, progress, skipped, stoppers
     finally:
         if started:
             ray.shutdown()
+
+
+@contextlib.contextmanager
+def no_ray_signal_dump():
+    """A Ray session started meanwhile leaves this process's SIGTERM to logscan alone.
+
+    Ray's driver installs absl's failure signal handler, which covers SIGTERM as well as real
+    crashes: a stop request printed a six-line "SIGTERM received" dump before logscan's own
+    one line. Ray reads its switch for that handler when the driver connects, so it is off for
+    this process only (Ray's own processes keep theirs); the cost: a native crash of this
+    process's Ray client prints no C++ stack (``python -X faulthandler`` still prints Python's).
+    """
+    from ray._private import ray_constants
+
+    before = ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER
+    ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+    try:
+        yield
+    finally:
+        ray_constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = before
 
 
 def first_line(e: BaseException) -> str:
