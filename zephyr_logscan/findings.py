@@ -34,7 +34,7 @@ PARAMS: dict[str, tuple[float, str]] = {
     "storm_gap_s": (60, "ZL04: heartbeat failures this close in time form one burst"),
     "storm_share": (0.25, "ZL04: a burst must mark at least this share of the pool's workers failed"),
     "storm_min": (4, "ZL04: and at least this many workers"),
-    "death_before_s": (120, "ZL04, ZL07: a node death this long before a burst explains it"),
+    "death_before_s": (120, "ZL04, ZL07: a node death this long before a burst explains it (ZL04: a process or actor death, one failure)"),
     "wave_gap_s": (300, "ZL07: node deaths this close in time form one wave"),
     "wave_nodes": (3, "ZL07: distinct nodes that must die in a wave"),
     "wave_failures": (3, "ZL07: distinct workers that must miss heartbeats after the wave"),
@@ -280,6 +280,24 @@ def _workers(failures: pl.DataFrame) -> int:
     return int(failures.unique("worker_id", keep="first", maintain_order=True)["events"].sum())
 
 
+def _unexplained(failures: pl.DataFrame, deaths: pl.DataFrame, window: timedelta) -> int:
+    """Distinct failed workers that no process or actor death explains: each death (a line Ray's
+    dedup folded counts the N it stands for) explains one failure at most ``window`` after it,
+    the earliest unexplained first."""
+    first = failures.unique("worker_id", keep="first", maintain_order=True)
+    fails = sorted(ts for ts, n in first.select("ts", "events").iter_rows() for _ in range(n))
+    died = sorted(ts for ts, n in deaths.select("ts", "events").iter_rows() for _ in range(n))
+    k = left = 0
+    for ts in fails:
+        while k < len(died) and died[k] < ts - window:
+            k += 1
+        if k < len(died) and died[k] <= ts:
+            k += 1
+        else:
+            left += 1
+    return left
+
+
 def _zephyr_worker_hosts(t) -> dict[str, str]:
     """worker name -> the ip its own lines were printed from (Ray prints ``ip=`` for other nodes)."""
     own = t["events"].filter(
@@ -391,8 +409,15 @@ def restarted_coordinator(t, p) -> list[Finding]:
 
 def heartbeat_storm(t, p) -> list[Finding]:
     """ZL04: a burst of heartbeat failures of at least ``storm_share`` of the pool (and
-    ``storm_min`` workers) that no death of a node hosting those workers explains."""
+    ``storm_min`` workers) that no death of a node hosting those workers explains, nor deaths of
+    processes or actors (Ray's ``A worker died``, the GCS's ``Actor is failed``, OOM kills) just
+    before them: workers that really died are not falsely marked dead."""
     out = []
+    window = timedelta(seconds=p["death_before_s"])
+    died = pl.concat(
+        [t[name].select(*COMMON_COLS, "pid", "ip") for name in ("actor_deaths", "oom_kills")]
+    )
+    died = happenings(died, p["witness_gap_s"])
     deaths = happenings(t["node_deaths"], p["witness_gap_s"])
     ips = _node_ips(t)
     deaths = deaths.with_columns(
@@ -415,11 +440,13 @@ def heartbeat_storm(t, p) -> list[Finding]:
                 explained = near.filter(pl.col("host").is_in(list(known))).height > 0
             else:
                 explained = near.height > 0
-            n = _workers(burst)
+            n = _unexplained(
+                burst, died.filter((pl.col("ts") >= a - window) & (pl.col("ts") <= b)), window
+            )
             if n >= need and not explained:
                 out.append(_finding("ZL04", [burst], pipeline, n,
                     f"{n} workers were marked dead within {(b - a).total_seconds():.0f}s while none of their "
-                    "nodes died: the coordinator was too busy to hear their heartbeats (upstream defects 4, 14).",
+                    "nodes or processes died: the coordinator was too busy to hear their heartbeats (upstream defects 4, 14).",
                     f"{n} workers falsely marked dead in {(b - a).total_seconds():.0f}s"))  # fmt: skip
     return out
 

@@ -189,6 +189,49 @@ def test_zl04_and_zl07_count_workers_not_failures():
     assert "then 3 workers missed their heartbeats" in f.explanation
 
 
+def worker_died(s, pid, repeat=1):
+    return {"ts": at(s), "subject": f"process:{pid}@10.0.0.5", "file": "driver.log", "rule": "ray.worker_died",
+            "repeat": repeat, "message": f"A worker died or was killed while executing a task by an unexpected system "
+            f"error. Worker PID: {pid} Worker exit type: SYSTEM_ERROR"}  # fmt: skip
+
+
+def test_zl04_workers_whose_processes_died_were_not_falsely_marked_dead():
+    """Workers OOM-killed by the kernel or SIGKILLed (Ray: `A worker died or was killed`, the GCS:
+    `Actor is failed`) then miss their heartbeats: no storm. Each death explains one failure
+    within death_before_s after it; a death after the failure explains nothing."""
+    regs = [registered(0, i) for i in range(8)]
+    silent = [heartbeat(100 + 0.1 * i, i) for i in range(8)]
+    assert len(found(tables(registrations=regs, heartbeat_failures=silent), "ZL04")) == 1
+    died = [worker_died(70 + i, 900 + i) for i in range(8)]
+    assert (
+        found(tables(registrations=regs, heartbeat_failures=silent, actor_deaths=died), "ZL04")
+        == []
+    )
+    folded = [
+        worker_died(70, 900),
+        worker_died(71, 901, repeat=7),
+    ]  # "[repeated 7x across cluster]"
+    assert (
+        found(tables(registrations=regs, heartbeat_failures=silent, actor_deaths=folded), "ZL04")
+        == []
+    )
+    (f,) = found(
+        tables(registrations=regs, heartbeat_failures=silent, actor_deaths=died[:3]), "ZL04"
+    )
+    assert f.events == 5 and f.explanation.startswith("5 workers were marked dead")
+    after = [worker_died(101 + i, 900 + i) for i in range(8)]  # consequences, not causes
+    assert (
+        len(
+            found(tables(registrations=regs, heartbeat_failures=silent, actor_deaths=after), "ZL04")
+        )
+        == 1
+    )
+    kills = [{**oom(80 + i, 900 + i), "pipeline": None} for i in range(8)]
+    assert (
+        found(tables(registrations=regs, heartbeat_failures=silent, oom_kills=kills), "ZL04") == []
+    )
+
+
 def test_zl04_only_the_silent_workers_nodes_explain_a_storm():
     regs = [registered(0, i) for i in range(8)]
     storm = [heartbeat(100 + 0.1 * i, i) for i in range(4)]

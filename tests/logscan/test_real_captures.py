@@ -88,3 +88,13 @@ def test_each_oom_kill_is_one_happening(tmp_path):
     kills = pl.read_parquet(out / "oom_kills.parquet")
     subjects = kills["subject"].drop_nulls()
     assert subjects.n_unique() == 4 and len(subjects) > 4
+
+
+def test_workers_ray_reports_dead_are_no_heartbeat_storm(tmp_path):
+    """tests/data/ray-scenarios/ZL07 read whole (driver log and both nodes' session folders):
+    a raylet SIGKILLed, its zephyr workers' actors reported failed by the GCS and restarted, two
+    bursts of heartbeat failures. The deaths explain the failures: no ZL04, which said they were
+    "falsely marked dead ... the coordinator was too busy"."""
+    capture = DATA.parent / "ray-scenarios" / "ZL07"
+    inputs = [capture / "driver.log", *sorted((capture / "session").glob("*/logs"))]
+    assert "ZL04" not in {pattern for pattern, _ in patterns(inputs, tmp_path)}
