@@ -34,7 +34,7 @@ from pathlib import Path
 from zephyr_engine import Dataset, ZephyrContext, ZephyrError
 from zephyr_engine import logs as zl
 from zephyr_engine.errors import NoAliveWorkersError
-from zephyr_logscan.schedule import Schedule
+from zephyr_logscan.schedule import CLUSTER, Schedule
 
 MAX_WORKERS = 64
 MAX_RAY_WORKERS = 8  # on Ray each worker is a process: the default stays small
@@ -664,7 +664,9 @@ def render(s: Schedule, p: Plan, o: Outcome | None) -> str:
 
 
 def pick(schedules: dict[str, Schedule], pipeline: str | None) -> Schedule:
-    """The named pipeline, or the one the log shows in the worst state (all dead, most faults)."""
+    """The named pipeline, or the one the log shows in the worst state (all dead, most faults).
+    A zephyr pipeline that shows any fault comes before the ``(cluster)`` schedule, which holds
+    Ray's own view of faults (actor restarts, a node drained at shutdown) no pipeline owns."""
     if not schedules:
         raise ReplayError("no pipeline and no fault in these logs: nothing to replay")
     if pipeline is not None:
@@ -673,7 +675,13 @@ def pick(schedules: dict[str, Schedule], pipeline: str | None) -> Schedule:
         return schedules[pipeline]
     return max(
         schedules.values(),
-        key=lambda s: (s.all_dead_since is not None, s.outcome == "failed", len(s.faults())),
+        key=lambda s: (
+            s.pipeline != CLUSTER
+            and bool(s.faults() or s.all_dead_since is not None or s.outcome == "failed"),
+            s.all_dead_since is not None,
+            s.outcome == "failed",
+            len(s.faults()),
+        ),
     )
 
 

@@ -9,6 +9,7 @@ import concurrent.futures
 import json
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -235,3 +236,20 @@ def test_a_collision_on_this_engines_own_name_is_not_held():
     o = within(DEADLINE, rp.run, rp.plan(s, time_scale=1.0))
     assert o.ok and o.names_fresh and o.result == "exact output", o.detail
     assert any("not held" in st.did for st in o.steps)
+
+
+def test_the_default_pipeline_is_the_zephyr_one_of_a_real_ray_run(tmp_path):
+    """tests/data/ray-scenarios/ZL07 read whole: Ray's own view of the node loss (the GCS's actor
+    failures) makes a `(cluster)` schedule with more faults than the pipeline; a replay without
+    --pipeline plays the zephyr pipeline (it played `(cluster)`). A plain Ray log still gives
+    `(cluster)`."""
+    from zephyr_logscan.ingest import ingest
+
+    data = Path(__file__).resolve().parents[1] / "data"
+    capture = data / "ray-scenarios" / "ZL07"
+    inputs = [capture / "driver.log", *sorted((capture / "session").glob("*/logs"))]
+    schedules = derive(ingest([str(p) for p in inputs], tmp_path / "zl07").out_dir)
+    assert len(schedules[sc.CLUSTER].faults()) > len(schedules["zephyr-b09deafb"].faults()) > 0
+    assert rp.pick(schedules, None).pipeline == "zephyr-b09deafb"
+    plain = derive(ingest([str(data / "ray" / "raylet-sigkill")], tmp_path / "plain").out_dir)
+    assert rp.pick(plain, None).pipeline == sc.CLUSTER
