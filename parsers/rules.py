@@ -120,6 +120,18 @@ RULES: tuple[Rule, ...] = (
         ),
         subject=("node:{node_id}",),
     ),
+    Rule(  # the owner's view, in a task's error: Ray 2.x, and the wording of ray#58638 (2.52+)
+        "ray.node_died_error", "node_deaths", ("dead or unavailable",),
+        r"(?:Task failed due to the node \(where this task was running\)\s+was dead or unavailable|"
+        r"Task failed because the node it was running on is dead or unavailable)\.\s*(?:The )?[Nn]ode IP: "
+        rf"(?P<node_ip>[\d.]+), node ID: (?P<node_id>{NODE_ID})",
+        (
+            "ray.exceptions.NodeDiedError: Task failed due to the node (where this task was running)  was dead or unavailable.\n\nThe node IP: 10.244.1.4, node ID: 74673a353f8e0caba3dcb01d6e777d7dc64490656fa0b38ccf9ed161\n\nThis can happen if the instance where the node was running failed, the node was preempted, or raylet crashed unexpectedly (e.g., due to OOM) etc.",
+            "Task failed because the node it was running on is dead or unavailable. Node IP: 127.0.0.1, node ID: e55b8ca03ebf3f7418f51533d8d55abeaab75fa9b29e2e6282b47646. This can happen if the node was preempted, had a hardware failure, or its raylet crashed unexpectedly.",
+        ),
+        set={"reason": "NODE_DIED"},
+        subject=("node:{node_id}",),
+    ),
     # --- heartbeat_failures, registrations, reregistrations --------------------------------------
     Rule(
         "zephyr.heartbeat_timeout", "heartbeat_failures", ("failed to heartbeat within timeout",),

@@ -136,8 +136,10 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     # time reports another happening: a worker that failed its heartbeat, re-registered and
     # failed again within the gap failed twice. The k-th report of each witness is the k-th
     # happening; a borrowed (inferred) time never makes one.
+    # A node or a process dies once: every report of one is a witness of that one death.
+    repeats = pl.col("own") & ~pl.col("key").str.contains(r"^(?:node|process):")
     witness = [c for c in ("file", "pid", "ip", "rule") if c in df.columns]
-    again = pl.when("own").then("ts").rank("dense").over("hid", *witness).fill_null(1) - 1
+    again = pl.when(repeats).then("ts").rank("dense").over("hid", *witness).fill_null(1) - 1
     df = df.with_columns(hid=pl.struct("hid", again.alias("again")))
     out = df.group_by("hid").agg(
         pl.col("key").first().alias("subject"),
@@ -467,7 +469,9 @@ def preemption_wave(t, p) -> list[Finding]:
     deaths = happenings(deaths, p["witness_gap_s"])
     failures = happenings(t["heartbeat_failures"], p["witness_gap_s"])
     for wave in _clusters(deaths, timedelta(seconds=p["wave_gap_s"])):
-        nodes = int(wave["events"].sum())  # one row per node death; dedup repeats count
+        # one row per node death (a late witness of a node already counted is no other node);
+        # dedup repeats count
+        nodes = int(wave.unique("subject", keep="first", maintain_order=True)["events"].sum())
         if nodes < p["wave_nodes"]:
             continue
         a, b = wave["ts"][0], wave["ts"][-1]

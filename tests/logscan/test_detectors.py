@@ -326,6 +326,32 @@ def test_zl07_counts_distinct_nodes():
     assert f.events == 3
 
 
+def test_a_node_reported_again_by_one_witness_is_one_death():
+    """Three tasks that ran on one node each fail with a NodeDiedError the driver logs, 30 s
+    apart: one node death, not three (a node, like a process, dies once). A late report of a
+    node already dead in a wave is no other node: two nodes lost are no wave of three."""
+    nodes = [f"{k:02x}" * 28 for k in range(3)]
+    errors = [node_death(s, nodes[0], rule="ray.node_died_error") for s in (0, 30, 60)]
+    assert happenings(tables(node_deaths=errors)["node_deaths"], 120).height == 1
+    lost = [heartbeat(70 + i, i) for i in range(3)]
+    assert found(tables(node_deaths=errors, heartbeat_failures=lost), "ZL07") == []
+    two = [node_death(0, nodes[0], file="logs/gcs_server.out"), node_death(10, nodes[1], file="logs/gcs_server.out"),
+           node_death(200, nodes[0], rule="ray.node_died_error")]  # fmt: skip
+    assert (
+        found(
+            tables(node_deaths=two, heartbeat_failures=[heartbeat(210 + i, i) for i in range(3)]),
+            "ZL07",
+        )
+        == []
+    )
+    three = [*two, node_death(20, nodes[2], file="logs/gcs_server.out")]
+    (f,) = found(
+        tables(node_deaths=three, heartbeat_failures=[heartbeat(210 + i, i) for i in range(3)]),
+        "ZL07",
+    )
+    assert f.events == 3
+
+
 def test_a_happening_takes_the_earliest_own_timestamp():
     nodes = [f"{k:02x}" * 28 for k in range(3)]
     deaths = [node_death(100 + k, n) for k, n in enumerate(nodes)]

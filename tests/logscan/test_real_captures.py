@@ -98,3 +98,17 @@ def test_workers_ray_reports_dead_are_no_heartbeat_storm(tmp_path):
     capture = DATA.parent / "ray-scenarios" / "ZL07"
     inputs = [capture / "driver.log", *sorted((capture / "session").glob("*/logs"))]
     assert "ZL04" not in {pattern for pattern, _ in patterns(inputs, tmp_path)}
+
+
+def test_a_tasks_node_died_error_is_a_node_death(tmp_path):
+    """The owner's report of a node death in a task's error (public-issues/ray-58638-...): one
+    row of node_deaths with the node's id and IP (it was an unmatched line)."""
+    import polars as pl
+
+    log = DATA / "public-issues" / "ray-58638-node-died-error.log"
+    out = ingest([str(log)], tmp_path / "t").out_dir
+    (death,) = pl.read_parquet(out / "node_deaths.parquet").iter_rows(named=True)
+    assert (death["node_ip"], death["subject"]) == (
+        "127.0.0.1",
+        "node:e55b8ca03ebf3f7418f51533d8d55abeaab75fa9b29e2e6282b47646",
+    )
