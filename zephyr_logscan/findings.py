@@ -324,15 +324,20 @@ def _node_ips(t) -> dict[str, str]:
 
 
 def all_workers_dead(t, p) -> list[Finding]:
-    """ZL01: a pipeline's status lines read 0 alive with work left for ``stall_min`` minutes and it
-    never raised."""
+    """ZL01: a pipeline's status lines read 0 alive of its registered workers with work left for
+    ``stall_min`` minutes and it never raised."""
     out = []
     status = t["worker_status"].filter(pl.col("ts").is_not_null()).sort("ts")
     terminal = t["events"].filter(
         pl.col("message").str.contains("No alive workers for|NoAliveWorkersError")
     )
     for (pipeline,), rows in status.group_by("pipeline", maintain_order=True):
-        stuck = ((pl.col("alive") == 0) & (pl.col("completed") < pl.col("total"))).fill_null(False)
+        # "0/0 workers alive": none registered yet (ZL11's wait), so none died
+        stuck = (
+            (pl.col("alive") == 0)
+            & (pl.col("workers") > 0)
+            & (pl.col("completed") < pl.col("total"))
+        ).fill_null(False)
         runs = rows.with_columns(
             stuck=stuck, run=(stuck != stuck.shift(1)).fill_null(True).cast(pl.Int32).cum_sum()
         )

@@ -90,6 +90,15 @@ def last_line(s):
 # --- ZL01 ----------------------------------------------------------------------------------------
 
 
+def test_zl01_is_no_wait_for_workers_that_never_registered():
+    """`0/0 workers alive` for 15 minutes: no worker registered (ZL11's wait, with the resource
+    request unschedulable), so none died: no ZL01, which said the coordinator waited at 0/0."""
+    waiting = [{**status(60 * m, 0, 10, alive=0), "workers": 0} for m in range(15)]
+    assert found(tables(worker_status=waiting), "ZL01") == []
+    dead = [status(60 * m, 0, 10, alive=0) for m in range(15)]  # 0 of 8 registered alive
+    assert len(found(tables(worker_status=waiting[:2] + dead), "ZL01")) == 1
+
+
 def test_zl01_all_workers_dead():
     stuck = [status(60 * m, 5, 10, alive=0) for m in range(12)]
     assert len(found(tables(worker_status=stuck), "ZL01")) == 1

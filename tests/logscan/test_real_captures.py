@@ -112,3 +112,14 @@ def test_a_tasks_node_died_error_is_a_node_death(tmp_path):
         "127.0.0.1",
         "node:e55b8ca03ebf3f7418f51533d8d55abeaab75fa9b29e2e6282b47646",
     )
+
+
+def test_a_pipeline_whose_workers_never_registered_is_no_all_dead_hang(tmp_path):
+    """tests/data/ray-scenarios/ZL11 read whole: the workers' resource request cannot be met, the
+    coordinator prints `0/4 complete ... 0/0 workers alive` until it gives up. ZL11 only, even
+    with the stall threshold under that wait (ZL01 said it waited at 0/0 alive, critical)."""
+    capture = DATA.parent / "ray-scenarios" / "ZL11"
+    inputs = [capture / "driver.log", *sorted((capture / "session").glob("*/logs"))]
+    out = ingest([str(p) for p in inputs], tmp_path / "t").out_dir
+    found = diagnose(out, {"stall_min": 0.01})
+    assert sorted({f.pattern for f in found}) == ["ZL11"]
