@@ -272,9 +272,12 @@ RULES: tuple[Rule, ...] = (
         (
             "ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.\n\tclass_name: Coordinator\n\tactor_id: 0d0732d21f8cdf10ffbdfcbf01000000\n\tpid: 11936\n\tname: coordinator\nThe actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of file.",
             "ray.exceptions.RayActorError: The actor died unexpectedly before finishing this task.",
+            "ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task.\n        class_name: Runner\n        actor_id: 28507c63735529c3265367b501000000\n        pid: 159258\n        namespace: b9b0f765-f39a-441b-95d6-fe12e866f264\n        ip: 172.21.160.9\nThe actor is dead because its owner has died. Owner Id: 01000000ffffffffffffffffffffffffffffffffffffffffffffffff Owner Ip address: 172.21.160.9 Owner worker exit type: SYSTEM_ERROR Worker exit detail: Owner's node has crashed.",
         ),
         extra=(
-            r"\tclass_name: (?P<class_name>\S+)", r"\tactor_id: (?P<actor_id>[0-9a-f]{32})", r"\tname: (?P<actor_name>\S+)",
+            # the details are tab-indented; a log copied from a terminal or a web page has spaces
+            r"(?:\t| {2,})class_name: (?P<class_name>\S+)", r"(?:\t| {2,})actor_id: (?P<actor_id>[0-9a-f]{32})",
+            r"(?:\t| {2,})name: (?P<actor_name>\S+)",
             r"(?P<cause>The actor (?:is dead|died) because [^\n]*?)(?:\. Worker exit type|\. Node Id|\n|$)",
             r"Worker exit type: (?P<exit_type>[A-Z_]+)", rf"Node Id: (?P<node_id>{NODE_ID})",
         ),

@@ -123,3 +123,17 @@ def test_a_pipeline_whose_workers_never_registered_is_no_all_dead_hang(tmp_path)
     out = ingest([str(p) for p in inputs], tmp_path / "t").out_dir
     found = diagnose(out, {"stall_min": 0.01})
     assert sorted({f.pattern for f in found}) == ["ZL11"]
+
+
+def test_an_actor_died_error_copied_with_spaces_names_its_actor(tmp_path):
+    """public-issues/agent-r1-33: an ActorDiedError pasted from a terminal, its details indented
+    with spaces instead of Ray's tabs: the row names the actor and its class (they were null, so
+    the GCS's report of the same death could not be matched to it)."""
+    import polars as pl
+
+    out = ingest(
+        [str(DATA / "public-issues" / "agent-r1-33-actor-died.log")], tmp_path / "t"
+    ).out_dir
+    (death,) = pl.read_parquet(out / "actor_deaths.parquet").iter_rows(named=True)
+    assert death["subject"] == "actor:8d1498767d305748d59d87da01000000"
+    assert (death["class_name"], death["exit_type"]) == ("TaskRunner", "SYSTEM_ERROR")
