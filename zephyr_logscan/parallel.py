@@ -441,13 +441,18 @@ class WorkerLost(Exception):
 def lost(processes) -> str:
     """Why the run failed, from the exit codes of its worker processes (the pool ends the
     others with SIGTERM once one dies: another cause comes first)."""
-    deadline, codes = time.monotonic() + 2, []
-    while not codes and time.monotonic() < deadline:
-        for p in processes:  # (the pool's own thread may be collecting the exit codes too)
-            p.join(0.01)
-        codes = sorted(
-            (p.exitcode for p in processes if p.exitcode), key=lambda c: c == -signal.SIGTERM
-        )
+    from multiprocessing.connection import wait
+
+    # Every process that is gone, with its exit code: the pool's own thread may be collecting
+    # a code at this instant (then it is briefly none here), and a SIGTERM the pool sent after
+    # the death must not be taken for its cause.
+    deadline = time.monotonic() + 2
+    while True:
+        gone = wait([p.sentinel for p in processes], timeout=0.01)
+        codes = [p.exitcode for p in processes if p.sentinel in gone]
+        if (codes and None not in codes) or time.monotonic() > deadline:
+            break
+    codes = sorted((c for c in codes if c), key=lambda c: c == -signal.SIGTERM)
     if codes and codes[0] < 0:
         how = f"killed by {signal.Signals(-codes[0]).name}"
         if codes[0] == -signal.SIGKILL:
@@ -471,7 +476,10 @@ def start_workers(workers: int, threads: int):
     )
     with polars_threads(threads):
         for _ in range(workers):  # (a pool starts a process per call while none is idle)
-            pool.submit(int)
+            try:
+                pool.submit(int)
+            except BrokenProcessPool:  # one died as it started: the run's first task says so
+                break
     return pool
 
 

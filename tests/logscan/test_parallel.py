@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -320,8 +321,20 @@ def test_a_lost_run_has_released_its_pools_semaphores_when_it_returns(
         return pool
 
     monkeypatch.setattr(parallel, "start_workers", start_then_kill_one)
-    with pytest.raises(parallel.WorkerLost, match="killed by SIGKILL"):
-        ingest([str(small_log[0])], tmp_path / "t", jobs=3)
+    failed: list[BaseException] = []
+
+    def run():
+        try:
+            ingest([str(small_log[0])], tmp_path / "t", jobs=3)
+        except BaseException as e:
+            failed.append(e)
+
+    runner = threading.Thread(target=run, daemon=True)  # (a hang fails the test, not the suite)
+    runner.start()
+    runner.join(120)
+    assert not runner.is_alive(), "the run hung after its worker was killed"
+    assert len(failed) == 1 and isinstance(failed[0], parallel.WorkerLost), failed
+    assert "killed by SIGKILL" in str(failed[0])
     assert len(names) == 5
     assert [n for n in names if Path(f"/dev/shm/sem.{n.lstrip('/')}").exists()] == []
 

@@ -14,10 +14,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from zephyr_logscan import parallel
+from zephyr_logscan.ingest import ingest
 
 from .safety import ROOT, children, leftovers, one_line_error
 from .test_parallel import assert_same_tables
@@ -81,7 +86,8 @@ def threads(pid: int) -> int:
     return len(list(Path(f"/proc/{pid}/task").glob("*")))
 
 
-MOMENTS = {"start": kill_at_start, "import": kill_while_importing, "parse": kill_while_parsing}
+# (killed while it imports: test_parallel.py::test_a_worker_killed_mid_run_fails_the_run_in_one_line)
+MOMENTS = {"start": kill_at_start, "parse": kill_while_parsing}
 
 
 def finish(proc: subprocess.Popen, out: Path, tmp: Path):
@@ -172,3 +178,41 @@ def test_the_resource_tracker_killed_mid_run_leaves_the_run_whole_and_quiet(
         _, err = proc.communicate(timeout=DEADLINE)
     assert (proc.returncode, err) == (0, "")
     assert_same_tables(small_ingest, out)
+
+
+def test_a_worker_dead_before_the_pool_has_started_fails_the_run_in_one_error(
+    small_log, tmp_path, monkeypatch
+):
+    """The first worker dies (SIGKILL) while the pool is still starting the others: starting
+    the next one found the pool broken and the run ended in a BrokenProcessPool traceback.
+    (The test holds the next start until the pool has seen the death: that order is rare but
+    happened under load.)"""
+    real_submit = ProcessPoolExecutor.submit
+    killed = []
+
+    def submit(pool, fn, *args, **kw):
+        if fn is int and pool._processes and not killed:
+            killed.append(next(iter(pool._processes)))
+            os.kill(killed[0], signal.SIGKILL)
+            deadline = time.monotonic() + DEADLINE
+            while not pool._broken and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return real_submit(pool, fn, *args, **kw)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    monkeypatch.setattr(parallel, "RANGE_BYTES", 256_000)  # several tasks: two workers
+    failed: list[BaseException] = []
+
+    def run():
+        try:
+            ingest([str(small_log[0])], tmp_path / "t", jobs=3)
+        except BaseException as e:
+            failed.append(e)
+
+    runner = threading.Thread(target=run, daemon=True)  # (a hang fails the test, not the suite)
+    runner.start()
+    runner.join(DEADLINE)
+    assert killed and not runner.is_alive(), "the run hung"
+    assert len(failed) == 1 and isinstance(failed[0], parallel.WorkerLost), failed
+    assert "killed by SIGKILL" in str(failed[0])
+    assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []
