@@ -298,7 +298,12 @@ RULES: tuple[Rule, ...] = (
         (
             "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker exits unexpectedly.",
             "The actor died because its node has died. Node Id: afb628fb112c8d4b8e7b70d4c7541e9d6b0c40b3be3fa79b08d7bbd3",
+            "[2026-11-30 17:43:34,232 I 677 692] core_worker.cc:4630: Force kill actor request has received. exiting immediately... The actor is dead because it was killed by `ray.kill`.",
         ),
+        # The dying process's own core-worker log says it twice (the kill request, then its
+        # disconnect): one death of the process its C++ prefix names.
+        extra=(r"^\[\d{4}-\d\d-\d\d [\d:,]+ [DIWECF] (?P<cpp_pid>\d+) \d+\] \S+ (?:Force kill actor request|RayletIpcClient::Disconnect)",),
+        subject=("process:{cpp_pid}@{ip?}",),
     ),
     Rule(
         "ray.worker_died", "actor_deaths", ("A worker died or was killed",),

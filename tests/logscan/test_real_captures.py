@@ -137,3 +137,30 @@ def test_an_actor_died_error_copied_with_spaces_names_its_actor(tmp_path):
     (death,) = pl.read_parquet(out / "actor_deaths.parquet").iter_rows(named=True)
     assert death["subject"] == "actor:8d1498767d305748d59d87da01000000"
     assert (death["class_name"], death["exit_type"]) == ("TaskRunner", "SYSTEM_ERROR")
+
+
+# What an actor's own process logs when `ray.kill` ends it (Ray 2.60, the engine's shutdown in my
+# zephyr-on-ray capture): the kill request, then its disconnect.
+KILLED = (
+    "[2026-11-30 17:43:34,232 I {pid} 692] core_worker.cc:4630: Force kill actor request has received. exiting "
+    "immediately... The actor is dead because it was killed by `ray.kill`.\n"
+    "[2026-11-30 17:43:34,240 I {pid} 692] raylet_ipc_client.cc:133: RayletIpcClient::Disconnect, "
+    "exit_type=INTENDED_SYSTEM_EXIT, exit_detail=Worker exits because the actor is killed. The actor is dead "
+    "because it was killed by `ray.kill`., has creation_task_exception_pb_bytes=0\n"
+)  # fmt: skip
+
+
+def test_a_killed_actors_own_two_lines_are_one_death(tmp_path):
+    """Each killed actor's core-worker log says it died twice: one death per process (the
+    report's actor-death strip showed two for every actor the engine's shutdown killed)."""
+    import polars as pl
+
+    from zephyr_logscan.findings import happenings
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for pid in (677, 472):
+        (logs / f"python-core-worker-{pid:056x}_{pid}.log").write_text(KILLED.format(pid=pid))
+    deaths = pl.read_parquet(ingest([str(logs)], tmp_path / "t").out_dir / "actor_deaths.parquet")
+    assert deaths.height == 4
+    assert sorted(happenings(deaths, 120)["subject"].to_list()) == ["process:472@", "process:677@"]
