@@ -700,6 +700,8 @@ def silent_status_loop(t, p) -> list[Finding]:
     ])  # fmt: skip
     starts = _attempts(t)
     for (pipeline,), rows in status.group_by("pipeline", maintain_order=True):
+        if pipeline is None:  # no process named it: nothing could be seen to end it
+            continue
         last = rows.tail(1)
         when = last["ts"][0]
         if last["completed"][0] >= last["total"][0] or end_of_log - when < timedelta(

@@ -164,3 +164,13 @@ def test_a_killed_actors_own_two_lines_are_one_death(tmp_path):
     deaths = pl.read_parquet(ingest([str(logs)], tmp_path / "t").out_dir / "actor_deaths.parquet")
     assert deaths.height == 4
     assert sorted(happenings(deaths, 120)["subject"].to_list()) == ["process:472@", "process:677@"]
+
+
+def test_status_lines_printed_before_the_pipeline_was_named_are_no_silent_loop(tmp_path):
+    """tests/data/ray/zephyr-on-ray: the coordinator printed `0/300 complete ... 0/0 workers
+    alive` before any worker registered (so before any of its lines named the pipeline), then
+    ran a minute more and completed. No ZL10 on those unnamed lines however small the stall
+    threshold (it said, critical: the status line stopped at 0/300, for pipeline '-')."""
+    logs = DATA / "zephyr-on-ray" / "logs"
+    out = ingest([str(logs)], tmp_path / "t").out_dir
+    assert diagnose(out, {"stall_min": 0.5}) == []
