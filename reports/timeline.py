@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from zephyr_logscan.derive import own_pipelines
 from zephyr_logscan.findings import PARAMS, happenings
 
 # Event strips: label -> (table, optional filter)
@@ -81,8 +82,11 @@ def event_bins(
 
 
 def worker_series(t: Tables) -> dict[str, pl.DataFrame]:
-    """Per pipeline: the status line over time (alive, dead, workers, completed, total)."""
-    status = t["worker_status"].filter(pl.col("ts").is_not_null()).sort("ts")
+    """Per pipeline: the status line over time (alive, dead, workers, completed, total). A
+    coordinator's lines from before it named its pipeline are that pipeline's."""
+    tables = {"events": t["events"], "worker_status": t["worker_status"]}
+    status = own_pipelines(tables).get("worker_status", t["worker_status"])
+    status = status.filter(pl.col("ts").is_not_null()).sort("ts")
     out = {}
     for (pipeline,), df in status.group_by("pipeline", maintain_order=True):
         out[pipeline or "(unattributed)"] = df.select(

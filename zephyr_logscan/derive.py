@@ -68,7 +68,7 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
     """
     t = _tables(folder)
     names = _pipelines(t)
-    _own_pipeline(t, names)
+    t.update(own_pipelines(t, names))
     ev = t.get("events")
     if ev is not None:  # the two kinds of events derive reads, picked out once
         # One init, however many files hold its line (the driver's copy, the worker-*.err).
@@ -143,29 +143,35 @@ def _pipelines(t: dict) -> list[str]:
     return sorted(first, key=lambda n: first[n])
 
 
-def _own_pipeline(t: dict, names: list[str]) -> None:
-    """A process's records from before it first named its pipeline (a coordinator's
-    ``Coordinator initialized`` and first ``Starting stage``) belong to the one pipeline its later
-    records name: an actor's process serves one actor. A process is a pid in a file, or a file
-    of one process (a session's ``worker-*.err``); the driver's own lines, which name their
-    pipeline first, are left as they are."""
+def own_pipelines(t: dict, names: list[str] | None = None) -> dict[str, pl.DataFrame]:
+    """The tables whose records from a process's lines before it first named its pipeline (a
+    coordinator's init, first stage and status lines, printed before any worker registered)
+    carry the one pipeline (of ``names``, default any) its later records name: an actor's
+    process serves one actor. A process is a pid in a file, or a file of one process (a
+    session's ``worker-*.err``); the driver's own lines, which name their pipeline first, are
+    left as they are. Returns only the tables it changed."""
     ev = t.get("events")
-    if ev is None or not names:
-        return
+    if ev is None or ev.height == 0 or names == []:
+        return {}
     one_process = pl.col("file").str.contains(r"(?:^|/)(?:python-core-)?worker-[^/]*$")
+    named = (
+        pl.col("pipeline").is_in(names) if names is not None else pl.col("pipeline").is_not_null()
+    )
     owners = (
-        ev.filter((pl.col("pid").is_not_null() | one_process) & pl.col("pipeline").is_in(names))
+        ev.filter((pl.col("pid").is_not_null() | one_process) & named)
         .group_by("file", "pid")
         .agg(pl.col("pipeline").unique())
         .filter(pl.col("pipeline").list.len() == 1)
         .select("file", "pid", owner=pl.col("pipeline").list.first())
     )
-    for name, df in list(t.items()):
+    out = {}
+    for name, df in t.items():
         if {"file", "pid", "pipeline"} <= set(df.columns) and df.height:
             df = df.join(owners, on=["file", "pid"], how="left", nulls_equal=True)
-            t[name] = df.with_columns(pl.coalesce("pipeline", "owner").alias("pipeline")).drop(
+            out[name] = df.with_columns(pl.coalesce("pipeline", "owner").alias("pipeline")).drop(
                 "owner"
             )
+    return out
 
 
 # --- one pipeline -------------------------------------------------------------------------------

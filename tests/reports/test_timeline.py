@@ -82,3 +82,14 @@ def test_node_lanes_hold_deaths_ooms_and_vfio(tables):
 def test_thin_keeps_at_most_the_limit():
     df = pl.DataFrame({"x": range(120_001)})
     assert tl.thin(df, 50_000).height <= 50_000
+
+
+def test_a_coordinators_lines_before_it_named_its_pipeline_are_that_pipelines(tmp_path):
+    """tests/data/ray/zephyr-on-ray: the coordinator's first status lines (`0/0 workers alive`,
+    before any registration names the pipeline) are drawn in its pipeline's series, not as a
+    pipeline "(unattributed)" of their own."""
+    out = ingest([str(DATA / "ray" / "zephyr-on-ray" / "logs")], tmp_path / "t").out_dir
+    series = tl.worker_series(tl.load(out))
+    assert list(series) == ["trial-pipe"]
+    first = series["trial-pipe"].row(0, named=True)
+    assert (first["ts"].isoformat()[:23], first["workers"]) == ("2026-11-30T17:42:32.521", 0)
