@@ -577,9 +577,9 @@ def release_quietly(pool):
                 held[lock._semlock.name] = lock
     for finalizer in list(util._finalizer_registry.values()):
         if finalizer._callback is SemLock._cleanup and finalizer._args[0] in held:
-            finalizer.cancel()
-    for name, lock in held.items():
-        util.Finalize(lock, release_semaphore, (name, tracker._pid), exitpriority=0)
+            name = finalizer._args[0]
+            finalizer.cancel()  # (only a release replaced here: never two for one semaphore)
+            util.Finalize(held[name], release_semaphore, (name, tracker._pid), exitpriority=0)
 
 
 def release_semaphore(name: str, tracker_pid: int | None):
