@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,24 @@ def logscan(*args, stdin=None, user: str | None = None, timeout: float = 300, **
         cmd = NOBODY + cmd + (["--jobs", "1"] if args[0] == "ingest" else [])
     kw.setdefault("cwd", ROOT)
     return subprocess.run(cmd, stdin=stdin, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def error_within(deadline: float, fn: Callable[[], object]) -> BaseException | None:
+    """What ``fn()`` raised (None if it returned), run in a daemon thread: a hang fails the
+    test after ``deadline`` seconds instead of hanging the suite."""
+    raised: list[BaseException] = []
+
+    def run():
+        try:
+            fn()
+        except BaseException as e:
+            raised.append(e)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(deadline)
+    assert not runner.is_alive(), f"still running after {deadline} s: it hung"
+    return raised[0] if raised else None
 
 
 def one_line_error(res, code: int, *words: str) -> str:

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from parsers.sources import Source
 from zephyr_logscan import parallel
 from zephyr_logscan.ingest import ingest
 
-from .safety import ROOT, children, leftovers, logscan, one_line_error
+from .safety import ROOT, children, error_within, leftovers, logscan, one_line_error
 
 SESSION = "samples/ray-2.60-faults/session1_logs"
 
@@ -321,20 +320,9 @@ def test_a_lost_run_has_released_its_pools_semaphores_when_it_returns(
         return pool
 
     monkeypatch.setattr(parallel, "start_workers", start_then_kill_one)
-    failed: list[BaseException] = []
-
-    def run():
-        try:
-            ingest([str(small_log[0])], tmp_path / "t", jobs=3)
-        except BaseException as e:
-            failed.append(e)
-
-    runner = threading.Thread(target=run, daemon=True)  # (a hang fails the test, not the suite)
-    runner.start()
-    runner.join(120)
-    assert not runner.is_alive(), "the run hung after its worker was killed"
-    assert len(failed) == 1 and isinstance(failed[0], parallel.WorkerLost), failed
-    assert "killed by SIGKILL" in str(failed[0])
+    failed = error_within(120, lambda: ingest([str(small_log[0])], tmp_path / "t", jobs=3))
+    assert isinstance(failed, parallel.WorkerLost), failed
+    assert "killed by SIGKILL" in str(failed)
     assert len(names) == 5
     assert [n for n in names if Path(f"/dev/shm/sem.{n.lstrip('/')}").exists()] == []
 

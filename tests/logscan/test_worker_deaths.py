@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 from zephyr_logscan import parallel
 from zephyr_logscan.ingest import ingest
 
-from .safety import ROOT, children, leftovers, one_line_error
+from .safety import ROOT, children, error_within, leftovers, one_line_error
 from .test_parallel import assert_same_tables
 
 DEADLINE = 60  # seconds for the whole run after the kill: a hang is a failure, not a wait
@@ -190,18 +189,7 @@ def test_a_worker_dead_before_the_pool_has_started_fails_the_run_in_one_error(
 
     monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
     monkeypatch.setattr(parallel, "RANGE_BYTES", 256_000)  # several tasks: two workers
-    failed: list[BaseException] = []
-
-    def run():
-        try:
-            ingest([str(small_log[0])], tmp_path / "t", jobs=3)
-        except BaseException as e:
-            failed.append(e)
-
-    runner = threading.Thread(target=run, daemon=True)  # (a hang fails the test, not the suite)
-    runner.start()
-    runner.join(DEADLINE)
-    assert killed and not runner.is_alive(), "the run hung"
-    assert len(failed) == 1 and isinstance(failed[0], parallel.WorkerLost), failed
-    assert "killed by SIGKILL" in str(failed[0])
+    failed = error_within(DEADLINE, lambda: ingest([str(small_log[0])], tmp_path / "t", jobs=3))
+    assert killed and isinstance(failed, parallel.WorkerLost), failed
+    assert "killed by SIGKILL" in str(failed)
     assert not (tmp_path / "t").exists() and leftovers(tmp_path) == []
