@@ -147,6 +147,7 @@ class Ingest:
             inside = recs.select(keep.fill_null(False)).to_series()
             self.lines_outside += int(recs.filter(~inside)["lines"].sum())
             recs = recs.filter(inside)
+        self.time_range(recs["ts"])
         recs = self.attribute_pipeline(recs, state)
         if state is None:
             recs = recs.with_columns(file=pl.Series(file, dtype=pl.String).gather(recs["part"]))
@@ -158,6 +159,13 @@ class Ingest:
         unmatched = recs.select("file", "line", "lines", "head", "repeat").filter(~classified)
         self.to_writer(self.output, tables, unmatched)
 
+    def time_range(self, ts: pl.Series):
+        """The run's time range: of every record read (in the window), matched or not."""
+        ts = ts.drop_nulls()
+        if len(ts):
+            self.first_ts = ts.min() if self.first_ts is None else min(self.first_ts, ts.min())
+            self.last_ts = ts.max() if self.last_ts is None else max(self.last_ts, ts.max())
+
     def to_writer(self, fn: Callable, *args):
         """``fn(*args)`` in the writer thread, in order; at most two calls wait for it."""
         while len(self.pending) >= 2:
@@ -167,10 +175,6 @@ class Ingest:
     def output(self, tables: dict[str, pl.DataFrame], unmatched: pl.DataFrame):
         self.lines_unmatched += int(unmatched["lines"].sum())
         self.template(unmatched)
-        ts = tables["events"]["ts"].drop_nulls()
-        if len(ts):
-            self.first_ts = ts.min() if self.first_ts is None else min(self.first_ts, ts.min())
-            self.last_ts = ts.max() if self.last_ts is None else max(self.last_ts, ts.max())
         for table, rows in tables.items():
             self.rows[table] += rows.height
             self.events[table] += int(rows["repeat"].sum())

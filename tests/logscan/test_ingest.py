@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from parsers.rules import RULES
 from zephyr_logscan.ingest import MASK, IngestError, ingest, templates_of
 from zephyr_logscan.synth import SynthConfig, synthesize
 
@@ -325,3 +326,23 @@ def test_an_error_in_a_stage_thread_fails_the_run_and_leaves_nothing(tmp_path, m
         ingest([str(logs)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["logs"]
+
+
+def test_the_time_range_is_that_of_every_record_read_matched_or_not(tmp_path):
+    """The manifest's (and the command's) time range spans the log, not only the lines a rule
+    matched: a log's first and last lines are rarely incidents."""
+    matched = next(r.samples[0] for r in RULES if r.table == "heartbeat_failures")
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "2020-01-02 03:04:05,678\tINFO run.py:1 -- job starting\n"
+        f"{matched}\n"
+        "2030-06-07 08:09:10,111\tINFO run.py:2 -- job done\n"
+    )
+    out = ingest([str(log)], tmp_path / "t").out_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"]["heartbeat_failures"]["rows"] == 1
+    assert manifest["lines_unmatched"] == 2
+    assert (manifest["first_ts"], manifest["last_ts"]) == (
+        "2020-01-02T03:04:05.678+00:00",
+        "2030-06-07T08:09:10.111+00:00",
+    )
