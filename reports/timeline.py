@@ -5,7 +5,6 @@ Pure functions over polars frames, so the figures' numbers are tested apart from
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import polars as pl
 
 from zephyr_logscan.derive import own_pipelines
 from zephyr_logscan.findings import PARAMS, happenings
+from zephyr_logscan.load import read_manifest
 
 # Event strips: label -> (table, optional filter)
 STRIPS = {
@@ -40,7 +40,7 @@ class Tables:
 
 def load(folder: str | Path) -> Tables:
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read_manifest(folder)
     frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in manifest["tables"]}
     return Tables(folder, manifest, frames)
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from zephyr_logscan.ingest import IngestError, OutputError, SourceError
 from zephyr_logscan.ingest import ingest as ingest_logs
+from zephyr_logscan.load import LoadError
 from zephyr_logscan.parallel import WorkerLost
 from zephyr_logscan.query import EXAMPLES as QUERY_EXAMPLES_SQL
 from zephyr_logscan.query import FORMATS as QUERY_FORMATS
@@ -565,6 +566,9 @@ def main(argv=None):
     except click.Abort:
         click.echo("logscan: aborted", err=True)
         sys.exit(1)
+    except LoadError as e:  # a damaged manifest.json
+        click.echo(f"logscan: error: {e}", err=True)
+        sys.exit(2)
     except (pl.exceptions.PolarsError, pa.ArrowException) as e:
         # A table that polars or pyarrow cannot read (a damaged or foreign Parquet file in the
         # folder): bad input, in one line.

@@ -21,7 +21,6 @@ Works only from what any log of a zephyr pipeline on Ray shows, through the inge
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from zephyr_logscan.findings import happenings
+from zephyr_logscan.load import LoadError, read_manifest
 from zephyr_logscan.schedule import (
     CLUSTER,
     Attempt,
@@ -95,13 +95,11 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
 def _tables(folder: str | Path) -> dict[str, pl.DataFrame]:
     folder = Path(folder)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        raise DeriveError(
-            f"{folder}: not an ingest output (no readable manifest.json); run `logscan ingest` first"
-        ) from None
+        manifest = read_manifest(folder)
+    except LoadError as e:
+        raise DeriveError(str(e)) from None
     out = {}
-    for name in manifest.get("tables", {}):
+    for name in manifest["tables"]:
         path = folder / f"{name}.parquet"
         if path.exists():
             df = pl.read_parquet(path)

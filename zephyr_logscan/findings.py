@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from parsers.lines import DEDUP_TAIL
+from zephyr_logscan.load import read_manifest
 
 SEVERITY = {"critical": 2, "warning": 1}
 
@@ -83,7 +84,7 @@ def diagnose(folder: str | Path, params: dict[str, float] | None = None) -> list
     ['ZL09', 'ZL04', 'ZL09']
     """
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = read_manifest(folder)
     t = {name: pl.read_parquet(folder / f"{name}.parquet") for name in manifest["tables"]}
     return run_detectors(t, params)
 

@@ -79,12 +79,7 @@ class Tables(Mapping):
 def load(folder: str | Path) -> Tables:
     """Open an ingest output folder (``manifest.json`` + one Parquet file per table)."""
     folder = Path(folder)
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise LoadError(
-            f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
-        )
-    manifest = read_manifest(path)
+    manifest = read_manifest(folder)
     names = list(manifest["tables"])
     frames = {}
     for name in names:
@@ -97,9 +92,14 @@ def load(folder: str | Path) -> Tables:
     return Tables(folder, manifest, frames)
 
 
-def read_manifest(path: Path) -> dict:
-    """The manifest, with its ``tables`` entry (table name -> counts); or what is wrong with
-    it, in one line."""
+def read_manifest(folder: Path) -> dict:
+    """The manifest of an ingest output folder, with its ``tables`` entry (table name ->
+    counts); or what is wrong with it, in one line (every command reads it here)."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise LoadError(
+            f"{folder}: not an ingest output (no manifest.json); run `logscan ingest` first"
+        )
     try:
         manifest = json.loads(path.read_text())
     except OSError as e:

@@ -310,3 +310,20 @@ def test_a_damaged_table_is_one_line_not_a_traceback(tables_dir, tmp_path, comma
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-800:]
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("logscan: error: "), r.stderr
     assert "parquet" in r.stderr.lower() and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [["query"], ["diagnose"], ["report", "-o", "r.html"], ["replay", "--json"]]
+)
+def test_a_damaged_manifest_is_one_line_for_every_command(tables_dir, tmp_path, command):
+    """Every command reads the manifest the way ``load`` does: a manifest without its tables is
+    one line naming what is missing, exit 2."""
+    damaged = copy_tables(tables_dir, tmp_path)
+    (damaged / "manifest.json").write_text("{}")
+    r = subprocess.run(
+        [sys.executable, "-m", "zephyr_logscan.cli", command[0], str(damaged), *command[1:]],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-800:]
+    assert r.stderr.count("\n") == 1 and 'no "tables" entry' in r.stderr, r.stderr
+    assert not (tmp_path / "r.html").exists()
