@@ -80,7 +80,31 @@ def split_lines(chunk: bytes) -> pl.Series:
         )["text"].fill_null("")  # fmt: skip
     if b"\x1b" in chunk:
         lines = lines.str.replace_all(ANSI, "")
-    return lines
+    return cut_collector_stamp(lines)
+
+
+# A log collector's time of day put before each line it streams (Iris: ``02:22:07.294I20260324
+# 09:22:03 zephyr.execution ...``, ``02:22:00.525syncing deps``): the program's line follows it
+# glued, or after a blank when the program's own timestamp follows. It has no date and says
+# when the collector saw the line, so it is cut (like ANSI codes) and the line read as the
+# program wrote it. A time of day followed by a blank and text is left alone: that is how
+# some programs stamp their own lines (``12:34:56.789 starting``), and nothing else dates them.
+_DAY_TIME = r"\d{2}:\d{2}:\d{2}\.\d{3}"
+_OWN_STAMP = (
+    r"(?:\d{4}-\d{2}-\d{2}[ T]\d{2}:|\[\d{4}-|[DIWECF]\d{8} )"  # how TIMESTAMP's forms begin
+)
+COLLECTOR_STAMP = rf"^{_DAY_TIME}(?:[^\s\d.:,]|[ \t]?{_OWN_STAMP})"
+
+
+def cut_collector_stamp(lines: pl.Series) -> pl.Series:
+    """Lines without a collector's time-of-day stamp (``COLLECTOR_STAMP``); others unchanged."""
+    stamped = lines.str.contains(COLLECTOR_STAMP)
+    if not stamped.any():
+        return lines
+    cut = lines.str.slice(12).str.strip_prefix(" ").str.strip_prefix("\t")
+    return pl.select(
+        pl.when(pl.lit(stamped)).then(pl.lit(cut)).otherwise(pl.lit(lines))
+    ).to_series()
 
 
 def where_holds(

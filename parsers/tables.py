@@ -61,10 +61,16 @@ TRAILER_NAMES = (
 )  # fmt: skip
 TRAILER = re.compile(r"(?: (?:" + "|".join(TRAILER_NAMES) + r")=\S+)+$")
 TRAILER_KEYS = [f" {name}=" for name in TRAILER_NAMES]  # a trailer holds one of these
+# Actor names: ``zephyr-{pipeline}[-p{n}][-a{n}]-coord-0`` and ``...-workers-{i}`` on Ray; on Iris
+# the attempt follows the role (``zephyr-{pipeline}-p0-workers-a1-16``, a slot as ``:0`` after it).
 PIPELINE = re.compile(
-    r"zephyr-(?P<p>[\w.]+(?:-[\w.]+)*?)(?:-p\d+)?(?:-a\d+)?-(?:coord|workers)-\d+"
+    r"zephyr-(?P<p>[\w.]+(?:-[\w.]+)*?)(?:-p\d+)?(?:-a\d+)?-(?:coord|workers)(?:-a\d+)?-\d+"
 )
-PIPELINE_START = re.compile(r"Starting zephyr pipeline: (?P<p>\S+)")
+# A pipeline's start: zephyr's own line, or an Iris coordinator job's (``Coordinator job starting:
+# name=dedup-260eaf74, execution_id=..., pipeline=0``).
+PIPELINE_START = re.compile(
+    r"(?:Starting zephyr pipeline: |Coordinator job starting: name=)(?P<p>[^\s,]+)"
+)
 
 
 def pipelines_named(messages: pl.Series) -> pl.Series:

@@ -174,3 +174,36 @@ def test_status_lines_printed_before_the_pipeline_was_named_are_no_silent_loop(t
     logs = DATA / "zephyr-on-ray" / "logs"
     out = ingest([str(logs)], tmp_path / "t").out_dir
     assert diagnose(out, {"stall_min": 0.5}) == []
+
+
+def test_zephyr_lines_streamed_from_iris_have_their_times_and_pipelines(tmp_path):
+    """public-issues/marin-*-iris-*: zephyr on Iris, as its log streamer printed it (a time of
+    day glued before each line, the attempt after the role in actor names). The records had no
+    time, no level and no pipeline."""
+    import json
+
+    import polars as pl
+
+    from parsers.tables import pipelines_named
+
+    shutdowns = DATA / "public-issues" / "marin-5890-iris-worker-shutdowns.log"
+    out = ingest([str(shutdowns)], tmp_path / "a").out_dir
+    events = pl.read_parquet(out / "events.parquet")
+    assert events["rule"].unique().to_list() == ["lifecycle.received_shutdown"]
+    assert [t.strftime("%H:%M:%S") for t in events["ts"]] == [
+        "03:30:26", "03:30:28", "03:30:31", "03:30:33",
+    ]  # fmt: skip
+    assert set(events["level"]) == {"INFO"}
+    assert set(events["pipeline"]) == {"embed-luxical-main-11c40c4c"}
+
+    start = DATA / "public-issues" / "marin-4093-iris-coordinator-start.log"
+    out = ingest([str(start)], tmp_path / "b").out_dir
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["first_ts"], manifest["last_ts"]) == (
+        "2026-03-24T09:22:03.000+00:00",
+        "2026-03-24T09:22:10.000+00:00",
+    )
+    named = pipelines_named(pl.Series(start.read_text().splitlines()[-2:])).to_list()
+    assert named == [None, "exact-para-dedup-260eaf74"]
+    starting = [line for line in start.read_text().splitlines() if "job starting" in line]
+    assert pipelines_named(pl.Series(starting)).to_list() == ["exact-para-dedup-260eaf74"]

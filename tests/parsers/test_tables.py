@@ -103,14 +103,16 @@ WORD = st.sampled_from(["tok", "v2.1", "x_y", "dedup", "é", "p1", "a2", "coord"
 ACTOR = st.builds(
     lambda words, p, a, role, k: f"zephyr-{'-'.join(words)}{p}{a}-{role}-{k}",
     st.lists(WORD, min_size=1, max_size=3), st.sampled_from(["", "-p0", "-p12", "-p"]),
-    st.sampled_from(["", "-a1", "-a"]), st.sampled_from(["coord", "workers", "worker"]),
+    st.sampled_from(["", "-a1", "-a"]),
+    st.sampled_from(["coord", "workers", "worker", "workers-a0", "coord-a"]),
     st.sampled_from(["0", "17", ""]),
 )  # fmt: skip
 # Messages that name pipelines (actor names, pipeline starts, both, several) and near misses.
 NAMING = st.lists(
     st.one_of(
-        ACTOR, WORD, st.sampled_from([" ", "-", "[w] ", "\n", "zephyr-", "(", ")"]),
+        ACTOR, WORD, st.sampled_from([" ", "-", "[w] ", "\n", "zephyr-", "(", ")", ":0", ","]),
         st.builds("Starting zephyr pipeline: {}".format, WORD),
+        st.builds("Coordinator job starting: name={}".format, WORD),
     ),
     max_size=6,
 ).map("".join)  # fmt: skip

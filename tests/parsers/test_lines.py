@@ -1,0 +1,55 @@
+"""Physical lines: what is cut off a line before it is read (parsers/lines.py)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from parsers.lines import line_features, split_lines
+from parsers.records import RecordFolder
+
+
+def lines_of(*texts: str) -> list[str]:
+    return split_lines(("\n".join(texts) + "\n").encode()).to_list()
+
+
+def test_a_collectors_time_of_day_is_cut_and_the_programs_line_read():
+    """Iris's log streamer glues its time of day before every line (marin#4093, marin#5890):
+    the program's own line is what follows."""
+    assert lines_of(
+        "02:22:00.525syncing deps",
+        "02:22:07.294I20260324 09:22:03 zephyr.execution Loading coordinator config",
+        "02:22:07.294 2026-03-24 09:22:03,120 INFO zephyr.execution -- started",
+        "02:22:07.294\t[2026-03-24 09:22:03,120 E 12 12] raylet.cc:1] lost",
+    ) == [
+        "syncing deps",
+        "I20260324 09:22:03 zephyr.execution Loading coordinator config",
+        "2026-03-24 09:22:03,120 INFO zephyr.execution -- started",
+        "[2026-03-24 09:22:03,120 E 12 12] raylet.cc:1] lost",
+    ]
+
+
+def test_a_programs_own_time_of_day_stays():
+    """A time of day, a blank and text is how some programs stamp their lines: it is all the
+    time those lines have, and cutting it would make every line an indented continuation."""
+    texts = ["12:34:56.789 starting", "12:34:57.001  two blanks", "12:34:56.7891 more digits"]
+    assert lines_of(*texts) == texts
+    feat = line_features(pl.Series(lines_of(*texts)))
+    assert not feat["indented"].any()
+
+
+def test_lines_streamed_by_a_collector_are_timed_and_fold_as_written():
+    f = RecordFolder()
+    lines = split_lines(
+        b"20:30:28.807E20260521 03:30:26 zephyr.execution Coordinator loop crashed\n"
+        b"20:30:28.807Traceback (most recent call last):\n"
+        b'20:30:28.807  File "execution.py", line 480, in _check_worker_group\n'
+        b"20:30:28.807zephyr.execution.ZephyrWorkerError: Worker job terminated permanently\n"
+        b"20:30:28.900I20260521 03:30:27 zephyr.execution next\n"
+    )
+    recs = pl.concat([f.feed(lines), f.close()])
+    assert recs["lines"].to_list() == [4, 1]
+    assert recs["level"].to_list() == ["ERROR", "INFO"]
+    assert [t.isoformat() for t in recs["ts"]] == [
+        "2026-05-21T03:30:26+00:00",
+        "2026-05-21T03:30:27+00:00",
+    ]
