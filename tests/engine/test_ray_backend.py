@@ -6,14 +6,22 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from tests.ray_support import alive_actors, driver_env, within
-from zephyr_engine import Dataset, ShardFailedError, ZephyrContext, get_shared
+from zephyr_engine import (
+    ActorAlreadyExistsError,
+    Dataset,
+    ShardFailedError,
+    ZephyrContext,
+    get_shared,
+)
 from zephyr_engine.backends.ray import NAMESPACE, RayBackend
 from zephyr_engine.backends.ray_cluster import LocalRayCluster
+from zephyr_engine.chunks import ChunkStore
 
 pytestmark = pytest.mark.ray
 FAST = {"heartbeat_interval": 0.25, "heartbeat_timeout": 5.0, "registration_timeout": 60.0}
@@ -90,6 +98,33 @@ def test_actors_live_in_one_namespace_with_inline_constructor_arguments(backend)
         if "-workers-" in name:  # the coordinator by name, a small config: inline, never a ref
             assert isinstance(args[0], str) and args[0].endswith("-coord-0")
             assert len(repr((args, kwargs))) < 2000
+
+
+def test_a_name_two_creators_race_for_is_the_engines_retried_collision(backend):
+    """Two drivers starting one pipeline name together both pass Ray's client-side name check;
+    the GCS then refuses one in its own wording (``already exists in the namespace``). That is
+    the collision ``execute`` retries under the next attempt's names, not a raw Ray error that
+    ends the run."""
+    for i in range(3):
+        name = f"zephyr-race-p0-a{i}-coord-0"
+        barrier, outcomes = threading.Barrier(2), []
+
+        def create(name=name, barrier=barrier, outcomes=outcomes):
+            barrier.wait()
+            try:  # a harmless engine class: its constructor only keeps a path
+                backend.create_actor(ChunkStore, name, args=("/nonexistent",))
+                outcomes.append("created")
+            except Exception as e:
+                outcomes.append(e)
+
+        threads = [threading.Thread(target=create, daemon=True) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        refused = [o for o in outcomes if o != "created"]
+        assert outcomes.count("created") == 1 and len(refused) == 1, outcomes
+        assert isinstance(refused[0], ActorAlreadyExistsError), repr(refused[0])
 
 
 def test_no_actor_left_behind_when_execute_raises(backend):

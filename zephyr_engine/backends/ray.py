@@ -97,6 +97,15 @@ class _RayActorHost:
             raise ValueError(f"unknown fault {fault!r}")
 
 
+def _name_taken(error: ValueError) -> bool:
+    """Ray refuses a held name in two places: its client-side check (``... is already taken``)
+    and, when two creators pass that check together (two drivers starting one pipeline name),
+    the GCS (``Actor with name ... already exists in the namespace ...``). Both are one
+    collision, which the driver retries under the next attempt's names."""
+    exc = getattr(_ray().exceptions, "ActorAlreadyExistsError", ())
+    return isinstance(error, exc) or "already taken" in str(error) or "already exists" in str(error)
+
+
 def _hit(methods, method: str) -> bool:
     return methods is None or method in methods
 
@@ -244,7 +253,7 @@ class RayBackend:
         try:
             handle = self._host.options(**options).remote(cls, name, self.namespace, args, kwargs)
         except ValueError as e:  # ray.exceptions.ActorAlreadyExistsError is a ValueError
-            if "already taken" in str(e):
+            if _name_taken(e):
                 raise ActorAlreadyExistsError(name, self.namespace) from None
             raise
         with self._lock:
