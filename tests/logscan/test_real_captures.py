@@ -20,6 +20,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "ra
 # from the "Selected to kill: (... task name=...)" lines, so the driver log alone cannot tell
 # which task was killed: no finding there (a miss, never a false finding).
 CAPTURES = {
+    "json-logging": {"driver.log": []},
     "oom-kills": {"all": [("ZL08", None)], "session": [("ZL08", None)], "driver.log": []},
     "actor-faults": {"all": [], "session": [], "driver.log": []},
     "raylet-sigkill": {"all": [], "session": [], "session-spot-node": [], "driver.log": []},
@@ -207,3 +208,39 @@ def test_zephyr_lines_streamed_from_iris_have_their_times_and_pipelines(tmp_path
     assert named == [None, "exact-para-dedup-260eaf74"]
     starting = [line for line in start.read_text().splitlines() if "job starting" in line]
     assert pipelines_named(pl.Series(starting)).to_list() == ["exact-para-dedup-260eaf74"]
+
+
+def test_records_in_rays_json_encoding_have_their_times_processes_and_pipelines(tmp_path):
+    """json-logging/: a real driver log under ``ray.LoggingConfig(encoding="JSON")``. Every
+    record was untimed, without a level or a process, and the actor's lines named no pipeline
+    (Ray forwards JSON records without the ``(pid=...)`` prefix)."""
+    import json
+
+    import polars as pl
+
+    log = DATA / "json-logging" / "driver.log"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    out = ingest([str(log)], tmp_path / "t").out_dir
+    events = pl.read_parquet(out / "events.parquet")
+    for row in events.iter_rows(named=True):
+        own = records[row["line"] - 1]
+        assert row["ts"].strftime("%Y-%m-%d %H:%M:%S,%f")[:-3] == own["asctime"]
+        assert (row["level"], row["pid"]) == (own["levelname"], own["process"])
+        assert row["pipeline"] == "demo-1a2b3c4d"
+    assert events["rule"].to_list() == [
+        "zephyr.pipeline_start", "zephyr.heartbeat_timeout", "zephyr.status_with_execution",
+        "zephyr.attempt_failed",
+    ]  # fmt: skip
+    (failure,) = pl.read_parquet(out / "heartbeat_failures.parquet").iter_rows(named=True)
+    assert dict(failure["fields"])["worker_id"] == records[4]["worker_id"]
+    (status,) = pl.read_parquet(out / "worker_status.parquet").iter_rows(named=True)
+    assert (status["stage"], status["alive"], status["dead"]) == ("stage0-Map → Write", 0, 2)
+    # The task's exception: one record, its traceback in the message, the template of its head.
+    (template,) = (
+        pl.read_parquet(out / "templates.parquet")
+        .filter(pl.col("sample").str.contains("Task for shard"))
+        .iter_rows(named=True)
+    )
+    assert template["first_line"] == 4 and template["sample"].startswith(records[3]["asctime"])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["lines_total"], manifest["lines_unmatched"]) == (7, 3)

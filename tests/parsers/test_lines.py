@@ -53,3 +53,54 @@ def test_lines_streamed_by_a_collector_are_timed_and_fold_as_written():
         "2026-05-21T03:30:26+00:00",
         "2026-05-21T03:30:27+00:00",
     ]
+
+
+def test_json_encoded_records_read_as_ray_prints_them_in_text():
+    """Ray's JSON encoding (``ray.LoggingConfig(encoding="JSON")``) and its event lines pasted
+    into a text log: time, level, process and source come from the record's own fields."""
+    feat = line_features(
+        pl.Series([
+            '{"asctime": "2026-11-30 20:38:33,710", "levelname": "WARNING", "message": "Zephyr '
+            'worker w-1 failed", "filename": "x.py", "lineno": 21, "process": 5744, "job_id": '
+            '"01000000", "actor_name": "zephyr-demo-p0-a0-coord-0", "timestamp_ns": 1}',
+            '{"levelname": "ERROR", "message": "Task failed", "exc_text": "Traceback (most recent'
+            ' call last):\\nKeyError: \'shard\'", "timestamp_ns": 1796071024811208804}',
+            '{"label": "RAY_NODE_REMOVED", "message": "Node is dead.", "pid": "32516", '
+            '"severity": "ERROR", "source_type": "GCS", "timestamp": 1796060576}',
+            '{"message": {"not": "a log record"}, "timestamp": 1796060576}',
+            '{"message": "unterminated',
+        ])
+    )  # fmt: skip
+    assert feat["body"].to_list() == [
+        "2026-11-30 20:38:33,710 WARNING x.py:21 -- Zephyr worker w-1 failed "
+        "actor_name=zephyr-demo-p0-a0-coord-0 job_id=01000000",
+        "2026-11-30T20:37:04.811Z ERROR -- Task failed\nTraceback (most recent call last):\n"
+        "KeyError: 'shard'",
+        "2026-11-30T17:42:56.000Z ERROR -- Node is dead. label=RAY_NODE_REMOVED",
+        '{"message": {"not": "a log record"}, "timestamp": 1796060576}',
+        '{"message": "unterminated',
+    ]
+    assert [t and t.isoformat() for t in feat["ts"]] == [
+        "2026-11-30T20:38:33.710000+00:00", "2026-11-30T20:37:04.811000+00:00",
+        "2026-11-30T17:42:56+00:00", None, None,
+    ]  # fmt: skip
+    assert feat["level"].to_list() == ["WARNING", "ERROR", "ERROR", None, None]
+    assert feat["pid"].to_list() == [5744, None, 32516, None, None]
+    assert feat["source"].to_list() == [None, None, "GCS", None, None]
+
+
+def test_a_deduplicated_lines_body_keeps_its_suffix_and_mbody_drops_it():
+    feat = line_features(
+        pl.Series([
+            "(raylet) a worker died [repeated 3x across cluster]",
+            '{"asctime": "2026-11-30 20:38:33,710", "message": "m"} [repeated 2x across cluster]',
+            "plain",
+        ])
+    )  # fmt: skip
+    assert feat["body"].to_list() == [
+        "a worker died [repeated 3x across cluster]",
+        "2026-11-30 20:38:33,710 -- m [repeated 2x across cluster]",
+        "plain",
+    ]
+    assert feat["mbody"].to_list() == ["a worker died", "2026-11-30 20:38:33,710 -- m", "plain"]
+    assert feat["repeat"].to_list() == [3, 2, None]
