@@ -185,6 +185,9 @@ JSON_CONTEXT = ("actor_name", "task_name", "label", "job_id", "worker_id", "node
                 "task_id")  # fmt: skip
 
 
+MAX_MS = 253402300799999  # 9999-12-31T23:59:59.999Z: a time beyond is no time
+
+
 def json_records_as_text(texts: pl.Series) -> pl.DataFrame:
     """JSON-encoded log records -> (text, pid, source): each as Ray's TEXT encoding prints the
     same record (``2026-11-30 20:37:04,912 WARNING x.py:21 -- message key=value ...``, and the
@@ -202,7 +205,7 @@ def json_records_as_text(texts: pl.Series) -> pl.DataFrame:
         get("timestamp_ns").cast(pl.Int64, strict=False) // 1_000_000,
         (get("timestamp").cast(pl.Float64, strict=False) * 1000).cast(pl.Int64, strict=False),
     )
-    utc = pl.from_epoch(epoch_ms.clip(0, 253402300799999), "ms").dt.strftime(
+    utc = pl.from_epoch(pl.when(epoch_ms.is_between(0, MAX_MS)).then(epoch_ms), "ms").dt.strftime(
         "%Y-%m-%dT%H:%M:%S%.3fZ"
     )
     head = pl.concat_str(

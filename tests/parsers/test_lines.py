@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import polars as pl
+import json
 
-from parsers.lines import line_features, split_lines
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from parsers.lines import JSON_CONTEXT, line_features, split_lines
 from parsers.records import RecordFolder
+from parsers.tables import classify_records, to_arrow
 
 
 def lines_of(*texts: str) -> list[str]:
@@ -69,6 +74,7 @@ def test_json_encoded_records_read_as_ray_prints_them_in_text():
             '"severity": "ERROR", "source_type": "GCS", "timestamp": 1796060576}',
             '{"message": {"not": "a log record"}, "timestamp": 1796060576}',
             '{"message": "unterminated',
+            '{"message": "far", "timestamp": 1e15}',
         ])
     )  # fmt: skip
     assert feat["body"].to_list() == [
@@ -79,14 +85,15 @@ def test_json_encoded_records_read_as_ray_prints_them_in_text():
         "2026-11-30T17:42:56.000Z ERROR -- Node is dead. label=RAY_NODE_REMOVED",
         '{"message": {"not": "a log record"}, "timestamp": 1796060576}',
         '{"message": "unterminated',
+        "-- far",
     ]
     assert [t and t.isoformat() for t in feat["ts"]] == [
         "2026-11-30T20:38:33.710000+00:00", "2026-11-30T20:37:04.811000+00:00",
-        "2026-11-30T17:42:56+00:00", None, None,
+        "2026-11-30T17:42:56+00:00", None, None, None,
     ]  # fmt: skip
-    assert feat["level"].to_list() == ["WARNING", "ERROR", "ERROR", None, None]
-    assert feat["pid"].to_list() == [5744, None, 32516, None, None]
-    assert feat["source"].to_list() == [None, None, "GCS", None, None]
+    assert feat["level"].to_list() == ["WARNING", "ERROR", "ERROR", None, None, None]
+    assert feat["pid"].to_list() == [5744, None, 32516, None, None, None]
+    assert feat["source"].to_list() == [None, None, "GCS", None, None, None]
 
 
 def test_a_deduplicated_lines_body_keeps_its_suffix_and_mbody_drops_it():
@@ -104,3 +111,41 @@ def test_a_deduplicated_lines_body_keeps_its_suffix_and_mbody_drops_it():
     ]
     assert feat["mbody"].to_list() == ["a worker died", "2026-11-30 20:38:33,710 -- m", "plain"]
     assert feat["repeat"].to_list() == [3, 2, None]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+LOG_KEYS = ("asctime", "levelname", "message", "filename", "lineno", "process", "exc_text",
+            "timestamp_ns", "timestamp", "severity", "pid", "source_pid", "source_type",
+            *JSON_CONTEXT)  # fmt: skip
+RECORDS = st.dictionaries(st.sampled_from(LOG_KEYS) | st.text(max_size=6), JSON_VALUES, max_size=7)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(RECORDS.map(json.dumps), st.text(max_size=60)), min_size=1, max_size=8))
+def test_json_lines_of_any_shape_give_records_never_an_exception(texts):
+    """Whatever a JSON line holds (any key, any value, nested, invalid), the text log it is in
+    folds and classifies; a record with a string message keeps that message whole."""
+    lines = split_lines(
+        ("\n".join(t.replace("\n", " ").replace("\r", " ") for t in texts) + "\n").encode()
+    )
+    f = RecordFolder()
+    recs = pl.concat([f.feed(lines), f.close()])
+    assert int(recs["lines"].sum()) == len(lines)
+    recs = recs.with_columns(
+        file=pl.lit("x.log"), ts_inferred=pl.lit(False), pipeline=pl.lit(None, pl.String)
+    )
+    tables, _ = classify_records(recs)
+    for name, rows in tables.items():
+        to_arrow(name, rows)
+    messages = "\n".join(recs["message"])
+    for text in texts:
+        try:
+            record = json.loads(text.replace("\n", " ").replace("\r", " "))
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("message"), str):
+            assert record["message"].replace("\r", "") in messages.replace("\r", "")
