@@ -17,8 +17,13 @@ class ChunkStore:
         self.root = Path(root)
 
     def write(self, items: list, stage: int, shard: int, attempt: int, target: int) -> str:
-        folder = self.root / f"stage{stage}" / f"shard-{shard:05d}"
-        folder.mkdir(parents=True, exist_ok=True)
+        # Below the root only: a worker still finishing a task after its attempt ended (a thread
+        # the local backend cannot stop, a process ray.kill has not reached yet) must fail here,
+        # not recreate the attempt's folder the driver removed and leave its chunks behind.
+        folder = self.root / f"stage{stage}"
+        folder.mkdir(exist_ok=True)
+        folder = folder / f"shard-{shard:05d}"
+        folder.mkdir(exist_ok=True)
         path = folder / f"a{attempt}-t{target:05d}.pkl"
         tmp = folder / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
         with open(tmp, "wb") as f:

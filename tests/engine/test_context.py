@@ -3,6 +3,7 @@ attempt retried; with ``stall_timeout``, a run without progress raises."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from tests.engine.bounded import outcome_within
@@ -40,3 +41,27 @@ def test_no_progress_for_the_stall_timeout_raises():
     assert isinstance(outcome, PipelineStalledError), outcome
     assert "0/1 complete, 1 in-flight" in str(outcome)
     assert time.monotonic() - started < 4
+
+
+def test_workers_finishing_after_the_attempt_ended_leave_no_chunks_behind(tmp_path):
+    """A poison shard ends the run while the other shards' tasks still run: those workers write
+    their chunks after the driver removed the attempt's folder, and must not recreate it (with
+    ``chunk_storage`` on shared storage, every failed run left its intermediate data there)."""
+
+    def slow_but_for_the_poison(x):
+        if x == 0:
+            raise ValueError("poison")
+        time.sleep(0.5)
+        return x
+
+    storage = tmp_path / "chunks"
+    storage.mkdir()
+    ds = Dataset.from_list(range(4)).map(slow_but_for_the_poison)
+    with ZephyrContext(max_workers=4, chunk_storage=str(storage), max_shard_failures=1) as ctx:
+        outcome = outcome_within(ctx, ds, 30)
+    assert "poison" in str(outcome), outcome
+    for thread in threading.enumerate():  # the workers' poll threads end after their tasks
+        if thread.name.startswith(f"zephyr-poll-zephyr-{ctx.name}-"):
+            thread.join(10)
+    left = sorted(str(p.relative_to(storage)) for p in storage.rglob("*"))
+    assert left == [], left
