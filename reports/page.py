@@ -114,7 +114,11 @@ def events_figure(t: tl.Tables, every: int) -> go.Figure:
         rows=len(bins), cols=1, shared_xaxes=True, vertical_spacing=0.02, subplot_titles=list(bins)
     )
     for row, (label, df) in enumerate(bins.items(), start=1):
+        # Each bar spans its bin (milliseconds on a time axis), from the bin's start: left to
+        # plotly, a bar is as wide as the closest two bars are apart, and a lone one (a single
+        # node death) is a sliver nobody sees.
         fig.add_trace(go.Bar(x=df["bin"].to_list(), y=df["events"].to_list(), name=label, showlegend=False,
+                             width=every * 1000, offset=0,
                              hovertemplate=f"{label}: %{{y}} events<br>%{{x}}<extra></extra>"), row=row, col=1)  # fmt: skip
     fig.update_layout(height=90 * len(bins) + 80, margin={"t": 40, "b": 30}, bargap=0)
     fig.update_annotations(font_size=11)
