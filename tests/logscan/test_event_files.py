@@ -12,13 +12,9 @@ from hypothesis import strategies as st
 
 from parsers.sources import Source
 from parsers.tables import ALL_TABLES, SCHEMAS, classify_records, to_arrow, trailer_fields
+from tests.strategies import JSON_VALUES
 from zephyr_logscan.ingest import Ingest, ingest
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)  # fmt: skip
 EVENT_KEYS = ("label", "message", "timestamp", "severity", "levelname", "pid", "source_pid",
               "source_type", "custom_fields")  # fmt: skip
 EVENTS = st.dictionaries(st.sampled_from(EVENT_KEYS) | st.text(max_size=8), JSON_VALUES, max_size=6)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from parsers.lines import JSON_CONTEXT, line_features, split_lines
 from parsers.records import RecordFolder
 from parsers.tables import classify_records, to_arrow
+from tests.strategies import JSON_VALUES
 
 
 def lines_of(*texts: str) -> list[str]:
@@ -113,11 +114,6 @@ def test_a_deduplicated_lines_body_keeps_its_suffix_and_mbody_drops_it():
     assert feat["repeat"].to_list() == [3, 2, None]
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6,
-)  # fmt: skip
 LOG_KEYS = ("asctime", "levelname", "message", "filename", "lineno", "process", "exc_text",
             "timestamp_ns", "timestamp", "severity", "pid", "source_pid", "source_type",
             *JSON_CONTEXT)  # fmt: skip
