@@ -13,8 +13,8 @@ tuple of templates, tried in order; the first whose ids are all present wins, el
 no subject. ``{name}`` is a named group of the rule's regexes or a record column (``pid``, ``ip``);
 ``{name?}`` may be absent (it is then empty: ``process:123@`` is pid 123 on the node whose lines
 Ray prints without ``ip=``, the driver's own). The kinds: ``node:<node id>``, ``actor:<actor id or
-name>``, ``worker:<zephyr worker name>``, ``process:<pid>@<ip>`` (a worker process, e.g. the one
-the memory monitor killed), ``task:<task id>``.
+name>``, ``worker:<zephyr worker name>``, ``process:<pid>@<ip>`` (a worker process, e.g. one
+that died), ``task:<task id>``, ``oom:<node ip>/<reading>`` (one kill of Ray's memory monitor).
 """
 
 from __future__ import annotations
@@ -23,6 +23,13 @@ import re
 from dataclasses import dataclass, field
 
 NODE_ID = r"[0-9a-f]{56}"
+# One decision of Ray's memory monitor: the node's memory reading it killed on. The raylet's
+# "Killing N worker(s)", the GCS's worker exits, the JSON event, the owner's task errors and the
+# driver's OutOfMemoryError all quote it verbatim, while the killed pid and worker id are only in
+# detail lines that the folding rule makes records of their own (and the driver never has them).
+# Two decisions 200 ms apart read differently; one decision killing 2 workers is one kill.
+OOM_READING = r"was [\d.]+GB(?: used)? / [\d.]+GB(?: limit)? \((?P<oom_fraction>[\d.]+)\)"
+OOM_KILL = "oom:{node_ip}/{used_gb}/{limit_gb}/{oom_fraction}"
 
 
 @dataclass(frozen=True)
@@ -347,9 +354,9 @@ RULES: tuple[Rule, ...] = (
         extra=(
             rf"Memory on the node \(IP: (?P<node_ip>[\d.]+)(?:, ID: (?P<node_id>{NODE_ID}))?\)",
             r"was (?P<used_gb>[\d.]+)GB(?: used)? / (?P<limit_gb>[\d.]+)GB",
-            r"\bpid=(?P<killed_pid>\d+)", r"task ID: (?P<task_id>[0-9a-f]+)",
+            r"\bpid=(?P<killed_pid>\d+)", r"task ID: (?P<task_id>[0-9a-f]+)", OOM_READING,
         ),
-        subject=("process:{killed_pid}@{node_ip}", "task:{task_id}"),
+        subject=(OOM_KILL, "process:{killed_pid}@{node_ip}", "task:{task_id}"),
     ),
     Rule(
         "raylet.oom_killing", "oom_kills", ("worker(s), kill details: ",),
@@ -361,9 +368,9 @@ RULES: tuple[Rule, ...] = (
         extra=(
             rf"Memory on the node \(IP: (?P<node_ip>[\d.]+)(?:, ID: (?P<node_id>{NODE_ID}))?\)",
             r"was (?P<used_gb>[\d.]+)GB used / (?P<limit_gb>[\d.]+)GB",
-            r"\bpid=(?P<killed_pid>\d+)",
+            r"\bpid=(?P<killed_pid>\d+)", OOM_READING,
         ),
-        subject=("process:{killed_pid}@{node_ip}",),
+        subject=(OOM_KILL, "process:{killed_pid}@{node_ip}"),
     ),
     # --- warnings --------------------------------------------------------------------------------
     Rule(

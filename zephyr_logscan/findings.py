@@ -137,8 +137,9 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     # time reports another happening: a worker that failed its heartbeat, re-registered and
     # failed again within the gap failed twice. The k-th report of each witness is the k-th
     # happening; a borrowed (inferred) time never makes one.
-    # A node or a process dies once: every report of one is a witness of that one death.
-    repeats = pl.col("own") & ~pl.col("key").str.contains(r"^(?:node|process):")
+    # A node or a process dies once, the memory monitor's kill on one reading happens once:
+    # every report of one is a witness of it (the owner reports it again with each failed call).
+    repeats = pl.col("own") & ~pl.col("key").str.contains(r"^(?:node|process|oom):")
     witness = [c for c in ("file", "pid", "ip", "rule") if c in df.columns]
     again = pl.when(repeats).then("ts").rank("dense").over("hid", *witness).fill_null(1) - 1
     df = df.with_columns(hid=pl.struct("hid", again.alias("again")))
@@ -514,14 +515,15 @@ def poison_shard(t, p) -> list[Finding]:
     ``poison_kills`` times, or ``poison_kills`` of a pipeline's attempts each ended by an OOM kill,
     or the engine's shard-budget error."""
     out = []
-    kills = happenings(t["oom_kills"], p["witness_gap_s"])
-    kills = kills.with_columns(
+    # The work a kill took, from whichever witness names it (a kill's witnesses are one happening).
+    kills = t["oom_kills"].with_columns(
         work=pl.col("message").str.extract_groups(KILLED_WORK).struct.field("1").fill_null(
             pl.col("message").str.extract(KILLED_WORK, 2)).fill_null(pl.col("message").str.extract(KILLED_WORK, 3))
     )  # fmt: skip
+    kills = happenings(kills, p["witness_gap_s"])
     # A node's OOM summary ("N Workers ... killed ... over the last time period") witnesses the
     # kills it sums up: it is a kill of its own only when no kill of a process is near it.
-    procs = kills.filter(pl.col("subject").str.starts_with("process:"))
+    procs = kills.filter(pl.col("subject").str.contains(r"^(?:process|oom):"))
     gap = timedelta(seconds=p["witness_gap_s"])
     summed_up = [
         rule == "ray.oom_summary" and procs.filter((pl.col("node_ip") == ip) & (pl.col("ts") >= ts - gap) & (pl.col("ts") <= ts)).height > 0

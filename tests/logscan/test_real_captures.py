@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zephyr_logscan.findings import diagnose
+from zephyr_logscan.findings import diagnose, happenings
 from zephyr_logscan.ingest import ingest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ray"
@@ -89,6 +89,28 @@ def test_each_oom_kill_is_one_happening(tmp_path):
     kills = pl.read_parquet(out / "oom_kills.parquet")
     subjects = kills["subject"].drop_nulls()
     assert subjects.n_unique() == 4 and len(subjects) > 4
+
+
+@pytest.mark.parametrize(
+    ("inputs", "kills"),
+    [
+        (["oom-kills"], 4), (["oom-kills/session"], 4),
+        (["oom-actor"], 3), (["oom-actor/session"], 3), (["oom-actor/driver.log"], 2),
+    ],
+)  # fmt: skip
+def test_each_memory_monitor_kill_is_one_happening_whoever_reports_it(inputs, kills, tmp_path):
+    """Real kills of Ray's memory monitor (oom-kills: four kills of tasks; oom-actor: an actor
+    killed twice and called three times, one kill of two workers): the raylet's `Killing N
+    worker(s)`, each GCS worker exit, the JSON event, the owner's task errors and the driver's
+    OutOfMemoryError quote the node's memory reading the monitor killed on, and name no killed
+    process in their own record, so they were a happening each (20 for oom-kills' 4 kills). One
+    reading is one kill, however many workers it took and however often the owner reports it."""
+    import polars as pl
+
+    out = ingest([str(DATA / p) for p in inputs], tmp_path / "t").out_dir
+    found = happenings(pl.read_parquet(out / "oom_kills.parquet"), 120)
+    assert found.height == kills
+    assert found["subject"].str.starts_with("oom:").all()
 
 
 def test_workers_ray_reports_dead_are_no_heartbeat_storm(tmp_path):
