@@ -50,6 +50,9 @@ DEATH_GAP = 5.0  # seconds: Ray's own death records are the deaths, not timeouts
 SAME_KILL = 10.0  # seconds: records of one OOM kill / one collision within this are one event
 SAME_INIT = 120.0  # seconds: copies of one coordinator's init line (as diagnose's witness_gap_s)
 FINAL = re.compile(r"failed after (\d+) attempts")
+# The coordinator giving up for good: the engine raises these to the driver without a retry
+# (NoAliveWorkersError, a loop crash), so no "failed after N attempts" line follows.
+GAVE_UP = ("lifecycle.coordinator_aborted", "lifecycle.no_alive_workers")
 TAKEN = re.compile(r"The name (\S+) .*?(?:is already taken|already exists)")
 WORKER_NUMBER = re.compile(r"-(\d+)$")
 TABLES = ("registrations", "reregistrations", "heartbeat_failures", "worker_status", "stage_progress",
@@ -76,8 +79,8 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
         t["_inits"] = happenings(inits, SAME_INIT).select("ts", "pipeline")
         t["_finals"] = ev.filter(
             pl.col("level").is_in(["ERROR", "CRITICAL"])
-            & pl.col("message").str.contains(FINAL.pattern)
-        ).select("ts", "line", "pipeline", "level", "message")
+            & (pl.col("message").str.contains(FINAL.pattern) | pl.col("rule").is_in(GAVE_UP))
+        ).select("ts", "line", "pipeline", "level", "rule", "message")
         t["_spans"] = _spans(t, names)
     out: dict[str, Schedule] = {}
     used_nodes: set[int] = set()
@@ -284,10 +287,13 @@ def _attempts(t: dict, name: str, rows: list[dict], rel) -> tuple[list[Attempt],
                 _close(attempts[-1], r["error"].split("; ")[-1] if r["error"] else None)
             outcome = "failed"
     if outcome == "open":  # a final failure reported as an error record of the pipeline
+        last_start = attempts[-1].at if attempts else None
         for r in _rows(t, "_finals", name):
-            if FINAL.search(r["message"] or ""):
+            gave_up = r["rule"] in GAVE_UP and (last_start is None or rel(r["ts"]) >= last_start)
+            if FINAL.search(r["message"] or "") or gave_up:
                 if attempts and attempts[-1].cause is None:
-                    _close(attempts[-1], r["message"])
+                    # A coordinator that gave up was not lost: its own error ended the attempt.
+                    _close(attempts[-1], None if gave_up else r["message"])
                 outcome = "failed"
                 break
     return attempts, outcome

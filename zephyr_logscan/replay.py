@@ -593,7 +593,9 @@ def log_story(s: Schedule) -> list[str]:
                 if a.cause == "name_collision"
                 else a.cause.replace("_", " ")
             )
-            end = s.attempts[k + 1].at if k + 1 < len(s.attempts) else a.at
+            # The last attempt ends after its last status line, not at its start.
+            last = max(a.at, s.last_status.at) if s.last_status else a.at
+            end = s.attempts[k + 1].at if k + 1 < len(s.attempts) else last
             events.append((end, f"attempt {k} failed: {why}"))
     events += [(r, "coordinator restarted") for r in s.coordinator_restarts]
     events += [(r, "coordinator lost") for r in s.coordinator_losses]
@@ -614,8 +616,9 @@ def log_story(s: Schedule) -> list[str]:
     ls = s.last_status
     if s.all_dead_since is not None and ls is not None:
         waited = ls.at - s.all_dead_since
+        span = f"{waited:.0f} s" if waited < 60 else f"{waited / 60:.0f} min"
         tail.append(
-            f"coordinator waited {waited / 60:.0f} min at 0/{ls.alive + ls.dead if ls.dead is not None else s.workers} alive"
+            f"coordinator waited {span} at 0/{ls.alive + ls.dead if ls.dead is not None else s.workers} alive"
         )
     if s.outcome == "failed":
         tail.append(f"failed after {len(s.attempts)} attempts")

@@ -159,3 +159,21 @@ def test_lines_a_coordinator_logged_before_naming_its_pipeline_are_its_pipelines
         ("stage1-Sum", 1),
     ]
     assert (pipeline.outcome, pipeline.coordinator_restarts) == ("completed", [])
+
+
+def test_a_pipeline_whose_coordinator_gave_up_failed(tmp_path):
+    """tests/data/ray-scenarios/ZL01 (real Ray): its first pipeline's workers are killed for good
+    and the coordinator logs `Coordinator aborted: No alive workers for 2.0s` (the engine raises
+    NoAliveWorkersError without a retry, so no `failed after N attempts` line follows). The
+    schedule was `open` ("no end in the log" in replay), the attempt's end placed at its start,
+    and the wait at 0/4 alive printed as "0 min"."""
+    from zephyr_logscan.replay import log_story
+
+    log = Path(__file__).resolve().parents[1] / "data" / "ray-scenarios" / "ZL01" / "driver.log"
+    gave_up = derive(ingest([str(log)], tmp_path / "t").out_dir)["zephyr-2c03b0a7"]
+    assert gave_up.outcome == "failed"
+    assert [a.cause for a in gave_up.attempts] == ["error"]  # it was not lost: it gave up
+    story = log_story(gave_up)
+    assert story[-1] == "→ coordinator waited 1 s at 0/4 alive → failed after 1 attempts"
+    (failed,) = [line for line in story if "attempt 0 failed" in line]
+    assert failed.split()[0] == "09:39:01"  # after its last status line, not at its start
