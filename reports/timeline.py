@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from zephyr_logscan.derive import own_pipelines
-from zephyr_logscan.findings import PARAMS, happenings
+from zephyr_logscan.findings import PARAMS, happenings, node_deaths
 from zephyr_logscan.load import read_manifest
 
 # Event strips: label -> (table, optional filter)
@@ -42,6 +42,8 @@ def load(folder: str | Path) -> Tables:
     folder = Path(folder)
     manifest = read_manifest(folder)
     frames = {name: pl.read_parquet(folder / f"{name}.parquet") for name in manifest["tables"]}
+    if "events" in frames and "node_deaths" in frames:  # a cluster being stopped loses no node
+        frames["node_deaths"] = node_deaths(frames)
     return Tables(folder, manifest, frames)
 
 

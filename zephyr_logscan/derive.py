@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from zephyr_logscan.findings import happenings
+from zephyr_logscan.findings import happenings, node_deaths
 from zephyr_logscan.load import LoadError, read_manifest
 from zephyr_logscan.schedule import (
     CLUSTER,
@@ -70,6 +70,8 @@ def derive(folder: str | Path) -> dict[str, Schedule]:
     'node_loss'
     """
     t = _tables(folder)
+    if "events" in t and "node_deaths" in t:  # a cluster being stopped loses no node
+        t["node_deaths"] = node_deaths(t)
     names = _pipelines(t)
     t.update(own_pipelines(t, names))
     ev = t.get("events")

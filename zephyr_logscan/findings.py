@@ -42,6 +42,7 @@ PARAMS: dict[str, tuple[float, str]] = {
     "poison_kills": (3, "ZL08: kills of the same task, or of a pipeline's attempts, that make a poison shard"),
     "kill_ends_attempt_s": (60, "ZL08: an OOM kill this long before an attempt's failure ended it"),
     "zombie_s": (60, "ZL06: a pull_task error this long before the heartbeat failure"),
+    "stop_drain_s": (60, "a node drained on SIGTERM this long before the GCS itself stops is the cluster being stopped, no node death"),
 }  # fmt: skip
 
 
@@ -93,6 +94,7 @@ def run_detectors(
     t: dict[str, pl.DataFrame], params: dict[str, float] | None = None
 ) -> list[Finding]:
     p = parameters() if params is None else {**parameters(), **params}
+    t = {**t, "node_deaths": node_deaths(t, p["stop_drain_s"])}
     found: list[Finding] = []
     for detector in DETECTORS:
         found.extend(detector(t, p))
@@ -100,6 +102,33 @@ def run_detectors(
 
 
 # --- happenings ----------------------------------------------------------------------------------
+
+
+def node_deaths(t, stop_drain_s: float = PARAMS["stop_drain_s"][0]) -> pl.DataFrame:
+    """``node_deaths`` without the nodes stopped with the cluster. Ray 2.60 drains a node whose
+    ``ray start`` gets SIGTERM (``death reason = AUTOSCALER_DRAIN_PREEMPTED, death message = Node
+    received SIGTERM; draining before shutdown.``): a spot VM's shutdown or a pod's deletion, and
+    also every stop of a cluster, whose head is drained just before the GCS itself stops (``GCS
+    server received SIGTERM``). A drain within ``stop_drain_s`` before that stop is the cluster
+    ending, not a node lost under it. (``ray stop`` SIGTERMs the raylet itself: ``death reason =
+    EXPECTED_TERMINATION``, never a node death.)"""
+    deaths, events = t["node_deaths"], t["events"]
+    stops = events.filter(pl.col("rule") == "lifecycle.gcs_stopping")["ts"].drop_nulls()
+    if deaths.height == 0 or stops.len() == 0:
+        return deaths
+    drains = events.filter(
+        (pl.col("rule") == "gcs.node_removed")
+        & pl.col("message").str.contains("Node received SIGTERM; draining", literal=True)
+        & pl.col("subject").is_not_null()
+        & pl.col("ts").is_not_null()
+    ).select("subject", "ts")
+    window = timedelta(seconds=stop_drain_s)
+    stopped = [
+        subject
+        for subject, ts in drains.iter_rows()
+        if any(ts <= stop <= ts + window for stop in stops)
+    ]
+    return deaths.filter(~pl.col("subject").is_in(stopped).fill_null(False))
 
 
 def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:

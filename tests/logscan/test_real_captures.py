@@ -266,3 +266,34 @@ def test_records_in_rays_json_encoding_have_their_times_processes_and_pipelines(
     assert template["first_line"] == 4 and template["sample"].startswith(records[3]["asctime"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["lines_total"], manifest["lines_unmatched"]) == (7, 3)
+
+
+def test_a_node_drained_as_the_cluster_stops_is_no_node_death(tmp_path):
+    """pool-loss (real Ray 2.60): both worker nodes of a zephyr pipeline SIGKILLed (two deaths),
+    then the cluster stopped: `ray start` on the head got SIGTERM, so the GCS logged the head
+    drained (`AUTOSCALER_DRAIN_PREEMPTED, death message = Node received SIGTERM; draining before
+    shutdown.`) half a second before `GCS server received SIGTERM`. That drain was a third node
+    death: ZL07 "a preemption wave killed 3 nodes", a third death in the report's strip and
+    replay's schedule. The same drain with the GCS living on (a spot VM's shutdown, a deleted
+    pod) is a node lost."""
+    import shutil
+
+    from reports import timeline
+    from zephyr_logscan.derive import derive
+
+    logs = DATA / "pool-loss" / "logs"
+    out = ingest([str(logs)], tmp_path / "t").out_dir
+    assert diagnose(out) == []
+    strip = timeline.event_bins(timeline.load(out), 3600)["node deaths"]
+    assert strip["events"].sum() == 2
+    schedules = derive(out)  # the pipeline lost its 2 nodes; no "(cluster)" node loss at the stop
+    assert list(schedules) == ["pool-loss"]
+    assert [(w.kind, w.nodes, w.killed) for w in schedules["pool-loss"].waves] == [
+        ("node_loss", 2, 4)
+    ]
+    lives_on = shutil.copytree(logs, tmp_path / "logs")
+    gcs = lives_on / "gcs_server.out"
+    kept = [line for line in gcs.read_text().splitlines(keepends=True) if "GCS server" not in line]
+    gcs.write_text("".join(kept))
+    out = ingest([str(lives_on)], tmp_path / "t2").out_dir
+    assert timeline.event_bins(timeline.load(out), 3600)["node deaths"]["events"].sum() == 3
