@@ -450,6 +450,20 @@ RULES: tuple[Rule, ...] = (
         set={"code": "raylet_terminated"},
         subject=("node:{ip}",),
     ),
+    # --- events only ---------------------------------------------------------------------------
+    # The GCS destroying an actor for good: `ray.kill(actor, no_restart=True)`, and as well every
+    # actor an engine's shutdown kills and every actor of a job that ends (already dead ones too).
+    # Not an actor death of the tables (a deliberate end, and a second one of a dead actor), but
+    # a process that really stopped: ZL04 does not call a destroyed worker falsely marked dead.
+    Rule(
+        "gcs.actor_destroyed", "events", ("Destroying actor, force_kill=1",),
+        r"Destroying actor, force_kill=1\b.*?actor_id=(?P<actor_id>[0-9a-f]{32})",
+        (
+            "[2026-11-30 20:28:21,304 I 21914 21914] (gcs_server) gcs_actor_manager.cc:1007: Destroying actor, force_kill=1, timeout_ms=-1 job_id=01000000 actor_id=c5d6795b0a4a28afe9a5794f01000000",
+            "[2026-11-30 09:38:56,095 I 12726 12726] (gcs_server) gcs_actor_manager.cc:1007: Destroying actor, force_kill=1, timeout_ms=-1 job_id=02000000 actor_id=987a7faa9f89cdc17b2bf19502000000",
+        ),
+        subject=("actor:{actor_id}",),
+    ),
     # --- events only: coordinator and worker lifecycle -------------------------------------------
     *(
         Rule(f"lifecycle.{name}", "events", (literal,), re.escape(literal), samples,

@@ -448,12 +448,14 @@ def restarted_coordinator(t, p) -> list[Finding]:
 def heartbeat_storm(t, p) -> list[Finding]:
     """ZL04: a burst of heartbeat failures of at least ``storm_share`` of the pool (and
     ``storm_min`` workers) that no death of a node hosting those workers explains, nor deaths of
-    processes or actors (Ray's ``A worker died``, the GCS's ``Actor is failed``, OOM kills) just
-    before them: workers that really died are not falsely marked dead."""
+    processes or actors (Ray's ``A worker died``, the GCS's ``Actor is failed`` and ``Destroying
+    actor``, OOM kills) just before them: workers that really died are not falsely marked dead."""
     out = []
     window = timedelta(seconds=p["death_before_s"])
+    destroyed = t["events"].filter(pl.col("rule") == "gcs.actor_destroyed")
     died = pl.concat(
         [t[name].select(*COMMON_COLS, "pid", "ip") for name in ("actor_deaths", "oom_kills")]
+        + [destroyed.select(*COMMON_COLS, "pid", "ip")]
     )
     died = happenings(died, p["witness_gap_s"])
     deaths = happenings(t["node_deaths"], p["witness_gap_s"])

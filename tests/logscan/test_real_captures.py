@@ -123,6 +123,16 @@ def test_workers_ray_reports_dead_are_no_heartbeat_storm(tmp_path):
     assert "ZL04" not in {pattern for pattern, _ in patterns(inputs, tmp_path)}
 
 
+def test_workers_killed_for_good_are_no_heartbeat_storm(tmp_path):
+    """tests/data/ray-scenarios/ZL01 read whole (real Ray): the scenario kills its 4 workers with
+    `ray.kill(no_restart=True)`; the GCS logs `Destroying actor, force_kill=1 ... actor_id=...`
+    for each (the only record of those deaths: no `Actor is failed`, no `A worker died`). ZL04
+    said "4 workers were marked dead ... while none of their nodes or processes died"."""
+    capture = DATA.parent / "ray-scenarios" / "ZL01"
+    inputs = [capture / "driver.log", *sorted((capture / "session").glob("*/logs"))]
+    assert "ZL04" not in {pattern for pattern, _ in patterns(inputs, tmp_path)}
+
+
 def test_a_tasks_node_died_error_is_a_node_death(tmp_path):
     """The owner's report of a node death in a task's error (public-issues/ray-58638-...): one
     row of node_deaths with the node's id and IP (it was an unmatched line)."""
