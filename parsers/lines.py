@@ -14,10 +14,14 @@ from collections.abc import Callable
 import polars as pl
 
 ANSI = r"\x1b\[[0-9;]*m"
+# Ray's prefix of a line a process printed: ``(raylet)``, ``(autoscaler +1m2s)``, ``(Coordinator
+# pid=123, ip=10.0.0.2)``; and Iris's (``iris job logs``): ``task=/user/job/0 attempt=0 | ``, once
+# its time of day is cut (``COLLECTOR_STAMP``).
 PREFIX = (
     r"^(?P<pfx>\((?:(?P<raylet>raylet)(?:, ip=(?P<rip>[^\s)]+))?"
     r"|(?P<auto>autoscaler) \+(?:\d+h)?(?:\d+m)?(?:\d+s)?"
-    r"|(?:(?P<name>.*?) )?pid=(?P<pid>\w+)(?:, ip=(?P<pip>[^\s)]+))?)\)(?: |$))"
+    r"|(?:(?P<name>.*?) )?pid=(?P<pid>\w+)(?:, ip=(?P<pip>[^\s)]+))?)\)(?: |$)"
+    r"|task=(?P<task>\S+) attempt=\S+ \|(?: |$))"
 )
 REPEAT = r"\[repeated (\d+)x across cluster\]"
 DEDUP_TAIL = r"\s*\[repeated \d+x across cluster\].*$"
@@ -89,26 +93,38 @@ def split_lines(chunk: bytes) -> pl.Series:
 # when the collector saw the line, so it is cut (like ANSI codes) and the line read as the
 # program wrote it. A time of day followed by a blank and text is left alone: that is how
 # some programs stamp their own lines (``12:34:56.789 starting``), and nothing else dates them.
+# Iris's CLI puts ``[09:22:03] `` before the task that printed a line (``iris job logs``: ``[09:22:03]
+# task=/user/job/0 attempt=0 | I20260324 09:22:03 zephyr.execution ...``): cut too; the task is
+# the line's ``PREFIX``.
 _DAY_TIME = r"\d{2}:\d{2}:\d{2}\.\d{3}"
 _OWN_STAMP = (
     r"(?:\d{4}-\d{2}-\d{2}[ T]\d{2}:|\[\d{4}-|[DIWECF]\d{8} )"  # how TIMESTAMP's forms begin
 )
 COLLECTOR_STAMP = rf"^{_DAY_TIME}(?:[^\s\d.:,]|[ \t]?{_OWN_STAMP})"
+IRIS_TASK_STAMP = r"^\[\d{2}:\d{2}:\d{2}\] task=\S+ attempt=\S+ \| "
 
 
 def cut_collector_stamp(lines: pl.Series) -> pl.Series:
-    """Lines without a collector's time-of-day stamp (``COLLECTOR_STAMP``); others unchanged."""
-    # Only a line whose first colon is its third character can begin with a time of day: a
-    # literal search rules out nearly every line at a third of a regex's cost.
-    rows = (lines.str.find(":", literal=True) == 2).arg_true()
+    """Lines without a collector's time of day (``COLLECTOR_STAMP``, ``IRIS_TASK_STAMP``);
+    others unchanged."""
+    # Only a line whose first colon is its third (or, bracketed, fourth) character can begin with
+    # a time of day: a literal search rules out nearly every line at a third of a regex's cost.
+    rows = lines.str.find(":", literal=True).is_in([2, 3]).arg_true()
     if len(rows) == 0:
         return lines
     sub = lines.gather(rows)
-    stamped = sub.str.contains(COLLECTOR_STAMP)
-    if not stamped.any():
+    glued = sub.str.contains(COLLECTOR_STAMP)
+    bracketed = sub.str.contains(IRIS_TASK_STAMP)
+    if not (glued.any() or bracketed.any()):
         return lines
-    cut = sub.str.slice(12).str.strip_prefix(" ").str.strip_prefix("\t")
-    return lines.clone().scatter(rows, sub.zip_with(~stamped, cut))
+    cut = (
+        pl.when(pl.lit(glued))
+        .then(pl.lit(sub).str.slice(12).str.strip_prefix(" ").str.strip_prefix("\t"))
+        .when(pl.lit(bracketed))
+        .then(pl.lit(sub).str.slice(11))
+        .otherwise(pl.lit(sub))
+    )
+    return lines.clone().scatter(rows, pl.select(cut).to_series())
 
 
 def where_holds(
@@ -238,7 +254,11 @@ def _prefix_parts(prefix: pl.Series) -> pl.DataFrame:
     return parts.select(
         "prefix",
         source=pl.coalesce(
-            "raylet", "auto", "name", pl.when(~pl.col("pid").str.contains(r"^\d+$")).then("pid")
+            "raylet",
+            "auto",
+            "name",
+            pl.when(~pl.col("pid").str.contains(r"^\d+$")).then("pid"),
+            "task",
         ),
         pid=pl.col("pid").cast(pl.Int64, strict=False),
         ip=pl.coalesce("rip", "pip"),

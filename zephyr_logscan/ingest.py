@@ -215,6 +215,8 @@ class Ingest:
             )
             .when(pl.col("prefix").is_null())
             .then(pl.lit("driver"))  # the driver's own lines are one process
+            .when(pl.col("prefix").str.starts_with("task="))
+            .then(pl.col("prefix"))  # an Iris task's attempt is one process
         )  # raylet, gcs_server, autoscaler speak for the cluster: no key, no inheritance
         recs = recs.with_columns(named=named, key=key)
         # Whole files in a batch: a process's pipeline is carried within its file only; a

@@ -346,3 +346,23 @@ def test_the_time_range_is_that_of_every_record_read_matched_or_not(tmp_path):
         "2020-01-02T03:04:05.678+00:00",
         "2030-06-07T08:09:10.111+00:00",
     )
+
+
+def test_an_iris_task_attempt_is_a_process_its_lines_inherit_its_pipeline(tmp_path):
+    """``iris job logs`` output (``[HH:MM:SS] task=T attempt=A | line``, marin's
+    lib/iris/src/iris/cli/logs.py): a task attempt's status line inherits the pipeline that
+    attempt named before, and only that attempt's: another task's line stays without one."""
+    log = tmp_path / "iris.log"
+    log.write_text(
+        "[03:30:20] task=/u/run/zephyr-emb-11c40c4c-p0-a0/0 attempt=0 | I20260521 03:30:20 "
+        "zephyr.execution Worker zephyr-emb-11c40c4c-p0-workers-a0-1 registered, total: 1\n"
+        "[03:30:21] task=/u/run/other/0 attempt=0 | I20260521 03:30:21 other [stage0-Map] "
+        "1/4 complete, 0 in-flight, 3 queued, 1/1 workers alive, 0 dead\n"
+        "[03:30:22] task=/u/run/zephyr-emb-11c40c4c-p0-a0/0 attempt=0 | I20260521 03:30:22 "
+        "zephyr.execution [stage0-Map] 1/4 complete, 1 in-flight, 2 queued, 1/1 workers alive, 0 dead\n"
+    )  # fmt: skip
+    out = ingest([str(log)], tmp_path / "t").out_dir
+    status = pl.read_parquet(out / "worker_status.parquet")
+    assert status.select("line", "pipeline").rows() == [(2, None), (3, "emb-11c40c4c")]
+    assert status["source"].to_list() == ["/u/run/other/0", "/u/run/zephyr-emb-11c40c4c-p0-a0/0"]
+    assert [t.strftime("%H:%M:%S") for t in status["ts"]] == ["03:30:21", "03:30:22"]

@@ -145,3 +145,24 @@ def test_json_lines_of_any_shape_give_records_never_an_exception(texts):
             continue
         if isinstance(record, dict) and isinstance(record.get("message"), str):
             assert record["message"].replace("\r", "") in messages.replace("\r", "")
+
+
+def test_iris_cli_lines_are_their_tasks_and_fold_per_task():
+    """``iris job logs`` prints ``[HH:MM:SS] task=T attempt=A | line`` (marin's
+    lib/iris/src/iris/cli/logs.py): the time of day is the CLI's, the task attempt is the process
+    that printed the line, and a task's traceback folds into its record."""
+    f = RecordFolder()
+    lines = split_lines(
+        b"[03:30:26] task=/u/job/workers/3 attempt=1 | I20260521 03:30:26 zephyr.execution [w-3] pulled\n"
+        b"[03:30:26] task=/u/job/coord/0 attempt=0 | E20260521 03:30:26 zephyr.execution loop crashed\n"
+        b"[03:30:26] task=/u/job/coord/0 attempt=0 | Traceback (most recent call last):\n"
+        b'[03:30:26] task=/u/job/coord/0 attempt=0 |   File "execution.py", line 480, in loop\n'
+        b"[03:30:26] task=/u/job/coord/0 attempt=0 | RuntimeError: boom\n"
+        b"[03:30:27] task=/u/job/workers/3 attempt=1 | I20260521 03:30:27 zephyr.execution [w-3] done\n"
+    )  # fmt: skip
+    recs = pl.concat([f.feed(lines), f.close()])
+    assert recs["line"].to_list() == [1, 2, 6]
+    assert recs["lines"].to_list() == [1, 4, 1]
+    assert recs["source"].to_list() == ["/u/job/workers/3", "/u/job/coord/0", "/u/job/workers/3"]
+    assert recs["message"][1].endswith("RuntimeError: boom")
+    assert [t.strftime("%H:%M:%S") for t in recs["ts"]] == ["03:30:26", "03:30:26", "03:30:27"]
