@@ -21,6 +21,7 @@ import pickle
 import random
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -115,7 +116,10 @@ class ZephyrContext:
             "status_interval": status_interval, "max_idle_backoff": 0.5, "resources": self.resources,
         }  # fmt: skip
         self._pipelines = 0
-        self._live: list[str] = []
+        # Every attempt's actors not yet released, for shutdown. Each attempt releases only its
+        # own: pipelines run from several threads of one context must not end each other's.
+        self._live: set[str] = set()
+        self._lock = threading.Lock()
         self.actors: tuple[str, list[str]] = ("", [])  # the running attempt's coordinator, workers
         self.hooks: dict = {}  # fault-injection hooks for scenarios (loop_fault, fail_hook, on_attempt)
         self._shared: dict = {}
@@ -129,8 +133,9 @@ class ZephyrContext:
 
     def execute(self, dataset: Dataset) -> ExecutionResult:
         plan = compute_plan(dataset)
-        pipeline = self._pipelines
-        self._pipelines += 1
+        with self._lock:  # one number per pipeline, also when threads execute at once
+            pipeline = self._pipelines
+            self._pipelines += 1
         causes: list[BaseException] = []
         for attempt in range(self.max_execution_retries + 1):
             log.info(zl.PIPELINE_START_WITH_ID, self.name, pipeline, attempt)
@@ -177,6 +182,7 @@ class ZephyrContext:
         coord_name, worker_names = self._actor_names(pipeline, attempt, n)
         self.actors = (coord_name, worker_names)
         shared_dir = self._write_shared(store)
+        mine: list[str] = []  # this attempt's actors, released however it ends
         config = {
             **self.config,
             "shared_dir": shared_dir,
@@ -189,7 +195,7 @@ class ZephyrContext:
                 Coordinator, coord_name, args=(coord_name, config),
                 max_restarts=self.coordinator_max_restarts, max_concurrency=2 * n + 8,
             )  # fmt: skip
-            self._live.append(coord_name)
+            self._created(mine, coord_name)
             worker_cfg = {k: self.config[k] for k in ("heartbeat_interval", "max_consecutive_failures",
                                                        "rpc_timeout", "max_idle_backoff")}  # fmt: skip
             worker_cfg.update(chunk_root=str(store.root), shared_dir=shared_dir,
@@ -201,7 +207,7 @@ class ZephyrContext:
                     Worker, wid, args=self._worker_args(coordinator, coord_name, wid, worker_cfg),
                     max_restarts=self.worker_max_restarts, resources=self.resources or None,
                 )  # fmt: skip
-                self._live.append(wid)
+                self._created(mine, wid)
             if "on_attempt" in self.hooks:
                 self.hooks["on_attempt"](self, pipeline, attempt)
             try:
@@ -211,7 +217,7 @@ class ZephyrContext:
                 raise CoordinatorLostError(f"coordinator {coord_name} lost: {e}") from None
             return ExecutionResult(self._collect(plan, outputs, store), counters)
         finally:
-            self._release()
+            self._release(mine)
             store.remove()
             self._sweep_temporary_files(plan, execution_id)
 
@@ -285,16 +291,24 @@ class ZephyrContext:
         rows = [row for _, path in outputs for row in store.read(path)]
         return rows if plan.result == "rows" else rows[:1]
 
-    def _release(self) -> None:
-        for name in self._live:
+    def _created(self, mine: list[str], name: str) -> None:
+        mine.append(name)
+        with self._lock:
+            self._live.add(name)
+
+    def _release(self, names: list[str]) -> None:
+        for name in names:
             with contextlib.suppress(Exception):  # already gone
                 self.backend.kill(name)
-        self._live.clear()
+            with self._lock:
+                self._live.discard(name)
 
     # --- lifetime --------------------------------------------------------------------------------
 
     def shutdown(self) -> None:
-        self._release()
+        with self._lock:
+            live = sorted(self._live)
+        self._release(live)
         if self._owns_backend:
             self.backend.shutdown()
         if self._own_storage:

@@ -65,3 +65,35 @@ def test_workers_finishing_after_the_attempt_ended_leave_no_chunks_behind(tmp_pa
             thread.join(10)
     left = sorted(str(p.relative_to(storage)) for p in storage.rglob("*"))
     assert left == [], left
+
+
+def test_pipelines_run_from_several_threads_of_one_context_do_not_end_each_other():
+    """Each attempt releases only its own actors: a pipeline that finishes first must not kill
+    the actors of one still running in another thread (which then retried, and with enough
+    pipelines at once ran out of attempts)."""
+
+    def slow(x):
+        time.sleep(0.3)
+        return x
+
+    quick = Dataset.from_list(range(4)).count()
+    long = Dataset.from_list(range(8)).map(slow).count()
+    with ZephyrContext(max_workers=2, max_execution_retries=1, retry_backoff=0.05) as ctx:
+        outcomes = {}
+        threads = [
+            threading.Thread(
+                target=lambda k=k, ds=ds: outcomes.update({k: outcome_within(ctx, ds, 30)})
+            )
+            for k, ds in (("long", long), ("quick", quick))
+        ]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)  # the long one's actors are up when the quick one ends
+        for t in threads:
+            t.join(40)
+        retried = [name for name, _, _ in ctx.backend.created if "-a0-" not in name]
+    assert [getattr(outcomes.get(k), "results", outcomes.get(k)) for k in ("long", "quick")] == [
+        [8],
+        [4],
+    ]
+    assert retried == [], retried
