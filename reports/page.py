@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -37,15 +37,7 @@ def render_report(
     out = Path(out) if out else Path(folder) / "report.html"
     start, end = tl.time_range(t)
     every = tl.bin_seconds(start, end)
-    figures = {
-        "plot-workers": workers_figure(t),
-        "plot-events": events_figure(t, every),
-        "plot-nodes": nodes_figure(t),
-    }
-    shade_findings(figures.values(), found or [])
-    if start is not None:  # one time range for every panel; zooming one zooms all (see the script)
-        for fig in figures.values():
-            fig.update_xaxes(range=[start, end], type="date")
+    figures = all_figures(t, found, every)
     body = "\n".join([
         header_section(t, start, end),
         summary_section(found),
@@ -78,6 +70,37 @@ def render_report(
 
 # --- figures -------------------------------------------------------------------------------------
 
+# Every figure's plot area has the same left and right edge (legends sit in the right margin and
+# never push it): one instant is at one x on the whole page, so the eye can go straight down.
+MARGIN = {"l": 110, "r": 250, "t": 40, "b": 30, "autoexpand": False}
+LEGEND = {"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"}
+
+
+def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Figure]:
+    """The page's three timelines, by plot id, on one time axis."""
+    figures = {
+        "plot-workers": workers_figure(t),
+        "plot-events": events_figure(t, every),
+        "plot-nodes": nodes_figure(t),
+    }
+    shade_findings(figures.values(), found or [])
+    span = axis_range(t, every)
+    for fig in figures.values():
+        fig.update_layout(margin=MARGIN, legend=LEGEND)
+        if span:  # one time range for every panel; zooming one zooms all (see the script)
+            fig.update_xaxes(range=list(span), type="date")
+    return figures
+
+
+def axis_range(t: tl.Tables, every: int) -> tuple | None:
+    """The time axis: from the start of the first event bin to the end of the last, so the bars
+    at either end are whole (the range ended at the last record: a bar of the last second, a
+    lone death at the end, was cut to a sliver)."""
+    start, end = tl.time_range(t)
+    if start is None:
+        return None
+    return tl.bin_start(start, every), tl.bin_start(end, every) + timedelta(seconds=every)
+
 
 def workers_figure(t: tl.Tables) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
@@ -104,7 +127,7 @@ def workers_figure(t: tl.Tables) -> go.Figure:
             x=0.5,
             y=0.5,
         )
-    fig.update_layout(height=560, margin={"t": 40, "b": 30}, hovermode="x unified")
+    fig.update_layout(height=560, hovermode="x unified")
     return fig
 
 
@@ -120,7 +143,7 @@ def events_figure(t: tl.Tables, every: int) -> go.Figure:
         fig.add_trace(go.Bar(x=df["bin"].to_list(), y=df["events"].to_list(), name=label, showlegend=False,
                              width=every * 1000, offset=0,
                              hovertemplate=f"{label}: %{{y}} events<br>%{{x}}<extra></extra>"), row=row, col=1)  # fmt: skip
-    fig.update_layout(height=90 * len(bins) + 80, margin={"t": 40, "b": 30}, bargap=0)
+    fig.update_layout(height=90 * len(bins) + 80, bargap=0)
     fig.update_annotations(font_size=11)
     return fig
 
@@ -147,7 +170,7 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
             x=0.5,
             y=0.5,
         )
-    fig.update_layout(height=max(300, 16 * nodes + 120), margin={"t": 30, "b": 30},
+    fig.update_layout(height=max(300, 16 * nodes + 120),
                       yaxis={"type": "category", "categoryorder": "category ascending"})  # fmt: skip
     return fig
 

@@ -6,6 +6,7 @@ Pure functions over polars frames, so the figures' numbers are tested apart from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -63,6 +64,12 @@ def bin_seconds(start, end, target_bins: int = 240) -> int:
         return 60
     span = max((end - start).total_seconds(), 1)
     return next((b for b in NICE_BINS if span / b <= target_bins), NICE_BINS[-1])
+
+
+def bin_start(ts, every_s: int):
+    """The start of the event bin holding ``ts`` (bins are aligned to the epoch, as
+    ``group_by_dynamic`` aligns them)."""
+    return ts - (ts - datetime(1970, 1, 1, tzinfo=ts.tzinfo)) % timedelta(seconds=every_s)
 
 
 def event_bins(

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from reports import timeline as tl
-from reports.page import events_figure
+from reports.page import all_figures, events_figure
+from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+ZL07 = DATA / "ray-scenarios" / "ZL07"
+
+
+@pytest.fixture(scope="module")
+def zl07(tmp_path_factory):
+    """A real capture read whole (driver log and session folders): its tables, findings, bin."""
+    inputs = [ZL07 / "driver.log", *sorted((ZL07 / "session").glob("*/logs"))]
+    t = tl.load(ingest([str(p) for p in inputs], tmp_path_factory.mktemp("zl07")).out_dir)
+    return t, diagnose(t.folder), tl.bin_seconds(*tl.time_range(t))
 
 
 def test_every_event_bar_spans_its_bin_a_lone_one_too(tmp_path):
@@ -16,8 +29,8 @@ def test_every_event_bar_spans_its_bin_a_lone_one_too(tmp_path):
     as wide as its bin, from the bin's start, like every other bar. Plotly's default width is the
     gap between a strip's closest two bars, so a lone bar was a sliver nobody saw, and sparse
     bars spanned several bins."""
-    gcs = DATA / "ray-scenarios" / "ZL07" / "session" / "head" / "logs" / "gcs_server.out"
-    t = tl.load(ingest([str(gcs), str(gcs.parents[3] / "driver.log")], tmp_path / "t").out_dir)
+    gcs = ZL07 / "session" / "head" / "logs" / "gcs_server.out"
+    t = tl.load(ingest([str(gcs), str(ZL07 / "driver.log")], tmp_path / "t").out_dir)
     every = 1
     fig = events_figure(t, every)
     bars = {trace.name: trace for trace in fig.data}
@@ -25,3 +38,37 @@ def test_every_event_bar_spans_its_bin_a_lone_one_too(tmp_path):
     for name, trace in bars.items():
         if len(trace.x):
             assert (trace.width, trace.offset) == (every * 1000, 0), name
+
+
+def test_the_time_axis_holds_the_first_and_last_bars_whole(zl07):
+    """The capture's last actor deaths fall in its last second: the axis ended at the last record,
+    so their bar was cut to a sliver at the right edge."""
+    t, found, every = zl07
+    figures = all_figures(t, found, every)
+    a, b = (datetime.fromisoformat(str(x)) for x in figures["plot-events"].layout.xaxis.range)
+    drawn = 0
+    for trace in figures["plot-events"].data:
+        for x in trace.x:
+            assert a <= x and x + timedelta(milliseconds=trace.width) <= b, (trace.name, x, a, b)
+            drawn += 1
+    assert drawn and any(
+        x + timedelta(seconds=every) > max(tl.time_range(t)) - timedelta(seconds=every)
+        for trace in figures["plot-events"].data
+        for x in trace.x
+    ), "no bar in the last bin: the capture no longer tests the right edge"
+    for fig in figures.values():
+        assert [datetime.fromisoformat(str(x)) for x in fig.layout.xaxis.range] == [a, b]
+
+
+def test_every_figure_has_one_plot_area_whatever_its_legend_or_labels(zl07):
+    """One instant is at one x on the whole page: the figures' margins are equal and fixed (a
+    legend or long lane labels widened some figures' margins, so their plot areas ended ~100 px
+    apart and the eye went down to the wrong time)."""
+    t, found, every = zl07
+    figures = all_figures(t, found, every)
+    margins = {id_: fig.layout.margin.to_plotly_json() for id_, fig in figures.items()}
+    assert len({tuple(sorted(m.items())) for m in margins.values()}) == 1, margins
+    first = next(iter(margins.values()))
+    assert first["autoexpand"] is False and first["l"] and first["r"]
+    for id_, fig in figures.items():
+        assert fig.layout.legend.x >= 1, id_  # the legend sits in the right margin, off the data
