@@ -299,9 +299,25 @@ RULES: tuple[Rule, ...] = (
         ),
         subject=("actor:{actor_id}",),
     ),
+    # The owner's core-driver log, for each call that failed on a dead actor: the task id ends with
+    # the actor's id, and the death's protobuf follows (its error_message echoed once more after
+    # the closing brace, a record of its own: not a report of its own, see ray.actor_dead_cause).
+    Rule(
+        "ray.actor_call_failed", "actor_deaths", ("failed with error ACTOR_DIED",),
+        r"Task attempt [0-9a-f]{16}(?P<actor_id>[0-9a-f]{32}) failed with error ACTOR_DIED",
+        (
+            '[2026-11-30 20:28:28,438 W 21912 21912] task_manager.cc:1678: Task attempt f91b78d7db9a6593b173098678c132dddde9938501000000 failed with error ACTOR_DIED Fail immediately? 0, status IOError: cancelling task of dead actor, error info actor_died_error {\n  actor_died_error_context {\n    error_message: "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker unexpectedly exits with a connection error code 2. End of file."\n    pid: 22584\n    name: "twice"',
+            '[2026-11-30 20:28:22,306 W 21912 21912] task_manager.cc:1678: Task attempt c2668a65bda616c1c5d6795b0a4a28afe9a5794f01000000 failed with error ACTOR_DIED Fail immediately? 0, status IOError: cancelling task of dead actor, error info actor_died_error {\n  actor_died_error_context {\n    error_message: "The actor is dead because it was killed by `ray.kill`."\n    pid: 22523\n    name: "solo"',
+        ),
+        extra=(
+            r'error_message: "(?P<cause>[^"\n]*?)(?:\. Worker exit type: (?P<exit_type>[A-Z_]+)|\.?")',
+            r'\n +name: "(?P<actor_name>[^"\n]+)"',
+        ),
+        subject=("actor:{actor_id}",),
+    ),
     Rule(
         "ray.actor_dead_cause", "actor_deaths", ("The actor ", " because "),
-        r"(?P<cause>The actor (?:is dead because|died because its node has died)[^\n]*?)(?:\. Worker exit type: (?P<exit_type>[A-Z_]+)|\. Node Id: (?P<node_id>[0-9a-f]{56})|$)",
+        r'(?:^|[^"])(?P<cause>The actor (?:is dead because|died because its node has died)[^\n"]*?)' r"(?:\. Worker exit type: (?P<exit_type>[A-Z_]+)|\. Node Id: (?P<node_id>[0-9a-f]{56})|$)",
         (
             "The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: Worker exits unexpectedly.",
             "The actor died because its node has died. Node Id: afb628fb112c8d4b8e7b70d4c7541e9d6b0c40b3be3fa79b08d7bbd3",

@@ -445,6 +445,7 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
             r
             for r in actor
             if "coord" in f"{r.get('actor_name') or ''} {r.get('class_name') or ''}".lower()
+            and r["rule"] != "ray.actor_call_failed"  # a later call on the dead actor: no new loss
         ],
         "actor_id",
     )

@@ -307,3 +307,27 @@ def test_a_node_drained_as_the_cluster_stops_is_no_node_death(tmp_path):
     gcs.write_text("".join(kept))
     out = ingest([str(lives_on)], tmp_path / "t2").out_dir
     assert timeline.event_bins(timeline.load(out), 3600)["node deaths"]["events"].sum() == 3
+
+
+def test_the_owners_report_of_a_call_to_a_dead_actor_is_a_witness_of_its_death(tmp_path):
+    """actor-kills (real Ray 2.60): `solo` killed with `ray.kill(no_restart=True)`, `twice`
+    (max_restarts=1) SIGKILLed twice, `rk` (max_restarts=1) `ray.kill`ed twice, `rr` killed
+    with `ray.kill(no_restart=True)`: six deaths, each called once after. The owner's
+    core-driver log reports each failed call (`Task attempt <task id ending with the actor id>
+    failed with error ACTOR_DIED ... error_message: "..."`) and echoes the error message after
+    the closing brace, a record of its own. Both were subject-less actor deaths of their own:
+    10 happenings for 6 deaths."""
+    import polars as pl
+
+    out = ingest([str(DATA / "actor-kills" / "logs")], tmp_path / "t").out_dir
+    deaths = pl.read_parquet(out / "actor_deaths.parquet")
+    calls = deaths.filter(pl.col("rule") == "ray.actor_call_failed")
+    assert calls["actor_name"].to_list() == ["solo", "twice", "rk", "rr"]
+    assert deaths["subject"].null_count() == 0
+    found = happenings(deaths, 120)["subject"].value_counts().sort("subject")
+    assert dict(found.iter_rows()) == {
+        "actor:74c88ab93fc48d2cb75fa09e01000000": 1,  # rr
+        "actor:b173098678c132dddde9938501000000": 2,  # twice
+        "actor:c5d6795b0a4a28afe9a5794f01000000": 1,  # solo
+        "actor:f029a3191ebb9e7a5372675001000000": 2,  # rk
+    }
