@@ -42,8 +42,9 @@ def render_report(
         header_section(t, start, end),
         summary_section(found),
         plot_section("section-workers", "Workers over time", "plot-workers",
-                     "Alive, dead and registered workers and completed shards per pipeline, from the coordinator's "
-                     "status line. Red bands: no worker alive while work remained."),
+                     "Workers alive (solid), dead (dashed) and registered (dotted), and completed shards, per pipeline "
+                     "(one color each; click a pipeline in the legend to hide it), from the coordinator's status line. "
+                     "Red bands: no worker alive while work remained."),
         schedule_section(t.folder),
         plot_section("section-events", "Events", "plot-events",
                      f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
@@ -76,6 +77,13 @@ MARGIN = {"l": 110, "r": 250, "t": 40, "b": 30, "autoexpand": False}
 LEGEND = {"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"}
 
 
+# Colors with no white, no grey: a pipeline's color must show on the plot background.
+PIPELINE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                   "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd"]  # fmt: skip
+SERIES_DASH = {"alive": "solid", "dead": "dash", "workers": "dot"}
+LEGEND_CHARS = 36  # a longer pipeline name is cut in the legend (its hover shows it whole)
+
+
 def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Figure]:
     """The page's three timelines, by plot id, on one time axis."""
     figures = {
@@ -106,16 +114,21 @@ def workers_figure(t: tl.Tables) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=("workers", "completed shards"))  # fmt: skip
     series = tl.worker_series(t)
-    for pipeline, s in series.items():
+    for k, (pipeline, s) in enumerate(series.items()):
         s = tl.thin(s)
         trace = go.Scattergl if s.height > 5000 else go.Scatter
-        for col, dash in (("alive", "solid"), ("dead", "dash"), ("workers", "dot")):
-            if s[col].null_count() == s.height:
-                continue  # the old status wording has no alive/dead split
-            fig.add_trace(trace(x=s["ts"].to_list(), y=s[col].to_list(), mode="lines", line={"dash": dash},
-                                name=f"{_esc(pipeline)} {col}", legendgroup=_esc(pipeline)), row=1, col=1)  # fmt: skip
-        fig.add_trace(trace(x=s["ts"].to_list(), y=s["completed"].to_list(), mode="lines",
-                            name=f"{_esc(pipeline)} completed", legendgroup=_esc(pipeline)), row=2, col=1)  # fmt: skip
+        # One color per pipeline, the line style says which count: each trace its own color
+        # (cycling after ten) left no way to tell whose completed shards a line was; one legend
+        # entry per pipeline (clicking it hides all its lines) instead of four.
+        color, name = PIPELINE_COLORS[k % len(PIPELINE_COLORS)], _esc(pipeline)
+        shown = [c for c in ("workers", "dead", "alive") if s[c].null_count() < s.height]
+        for col, row in [(c, 1) for c in shown] + [("completed", 2)]:
+            # alive last (on top) and thickest: it often equals the registered workers
+            width = 2.5 if col == "alive" else 1.5
+            fig.add_trace(trace(x=s["ts"].to_list(), y=s[col].to_list(), mode="lines",
+                                line={"dash": SERIES_DASH.get(col, "solid"), "color": color, "width": width},
+                                name=_legend_name(pipeline), legendgroup=name, showlegend=col == "completed",
+                                hovertemplate=f"{name} {col}: %{{y}}<extra></extra>"), row=row, col=1)  # fmt: skip
         for a, b in tl.stalls(series[pipeline]):
             fig.add_vrect(x0=a, x1=b, fillcolor="red", opacity=0.15, line_width=0, row="all", col=1)
     if not series:
@@ -279,6 +292,11 @@ def unknowns_section(t: tl.Tables) -> str:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _legend_name(pipeline: str) -> str:
+    cut = pipeline if len(pipeline) <= LEGEND_CHARS else pipeline[: LEGEND_CHARS - 1] + "…"
+    return _esc(cut)
 
 
 def _esc(text) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reports import timeline as tl
-from reports.page import all_figures, events_figure
+from reports.page import all_figures, events_figure, workers_figure
 from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
@@ -72,3 +72,22 @@ def test_every_figure_has_one_plot_area_whatever_its_legend_or_labels(zl07):
     assert first["autoexpand"] is False and first["l"] and first["r"]
     for id_, fig in figures.items():
         assert fig.layout.legend.x >= 1, id_  # the legend sits in the right margin, off the data
+
+
+def test_each_pipeline_is_one_color_and_one_legend_entry(small_ingest):
+    """The synth log's eight pipelines: all lines of one pipeline (alive, dead, workers, completed
+    shards) share its color, no two pipelines share one, and the legend names each pipeline once.
+    Left to plotly, every line took the next of ten colors: a pipeline's four lines had four
+    colors, the colors came round again, and 30 legend entries scrolled the incident's pipeline
+    out of sight."""
+    t = tl.load(small_ingest)
+    fig = workers_figure(t)
+    pipelines = list(tl.worker_series(t))
+    assert len(pipelines) > 5
+    colors = {}
+    for trace in fig.data:
+        colors.setdefault(trace.legendgroup, set()).add(trace.line.color)
+    assert sorted(colors) == sorted(pipelines)
+    assert all(len(c) == 1 for c in colors.values()), colors
+    assert len({c for cs in colors.values() for c in cs}) == len(pipelines)
+    assert sorted(tr.legendgroup for tr in fig.data if tr.showlegend) == sorted(pipelines)
