@@ -91,8 +91,10 @@ def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Fi
         "plot-events": events_figure(t, every),
         "plot-nodes": nodes_figure(t),
     }
-    shade_findings(figures.values(), found or [])
     span = axis_range(t, every)
+    shade_findings(
+        figures.values(), found or [], (span[1] - span[0]).total_seconds() if span else 1
+    )
     for fig in figures.values():
         fig.update_layout(margin=MARGIN, legend=LEGEND)
         if span:  # one time range for every panel; zooming one zooms all (see the script)
@@ -188,14 +190,51 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
     return fig
 
 
-def shade_findings(figures, found) -> None:
-    """Each critical finding's window as a band on every timeline (warnings are many: listed only)."""
-    for f in found:
-        if f.severity != "critical":
-            continue
-        for fig in figures:
-            fig.add_vrect(x0=f.start, x1=f.end, fillcolor="orange", opacity=0.12, line_width=0,
-                          annotation_text=f.pattern, annotation_position="top left")  # fmt: skip
+def shade_findings(figures, found, span_s: float = 1.0) -> None:
+    """Each critical finding's window as a band on every timeline (warnings are many: listed only),
+    its pattern named once per figure above the bands (a label per band and subplot wrote
+    ZL08, ZL12 and ZL02 of one minute over each other, seven times in the event strips)."""
+    critical = sorted((f for f in found if f.severity == "critical"), key=lambda f: f.start)
+    for fig in figures:
+        for f in critical:  # an instant's finding (a name collision) gets a visible band too
+            least = timedelta(seconds=BAND_LEAST * span_s)
+            a, b = datetime.fromisoformat(f.start), datetime.fromisoformat(f.end)
+            b = max(b, a + least)
+            fig.add_vrect(x0=a, x1=b, fillcolor="orange", opacity=0.12, line_width=0)
+        for x, text, row in finding_labels(critical, span_s):
+            fig.add_annotation(x=x, y=1, xref="x", yref="paper", xanchor="left", yanchor="top",
+                               yshift=-LABEL_LINE_PX * row, text=text, showarrow=False,
+                               font={"size": 11}, bgcolor="rgba(255,255,255,0.7)")  # fmt: skip
+
+
+LABEL_LINE_PX = 14
+BAND_LEAST = 0.003  # the narrowest finding band, as a share of the time axis (~3 px)
+LABEL_CHAR = 0.008  # a label character's width as a share of the time axis (~1000 px wide)
+
+
+def finding_labels(critical: list, span_s: float) -> list[tuple[str, str, int]]:
+    """``(x, text, row)`` per label: findings starting within 1.5 % of the axis of each other
+    share one label (their patterns, in time order); a label that would run into the one
+    before it goes a line lower."""
+    groups: list[list] = []
+    for f in critical:
+        if groups and _seconds(groups[-1][0].start, f.start) <= 0.015 * span_s:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    labels, ends = [], []  # ends[row]: where the last label on that row ends, in seconds
+    for g in groups:
+        text = " ".join(dict.fromkeys(f.pattern for f in g))
+        at = _seconds(critical[0].start, g[0].start)
+        row = next((r for r, end in enumerate(ends) if end < at), len(ends))
+        width = (len(text) + 1) * LABEL_CHAR * span_s
+        ends[row:row + 1] = [at + width]  # fmt: skip
+        labels.append((g[0].start, _esc(text), row))
+    return labels
+
+
+def _seconds(a: str, b: str) -> float:
+    return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
 
 
 # --- sections ------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from reports import timeline as tl
-from reports.page import all_figures, events_figure, workers_figure
+from reports.page import all_figures, axis_range, events_figure, workers_figure
 from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
@@ -91,3 +92,31 @@ def test_each_pipeline_is_one_color_and_one_legend_entry(small_ingest):
     assert all(len(c) == 1 for c in colors.values()), colors
     assert len({c for cs in colors.values() for c in cs}) == len(pipelines)
     assert sorted(tr.legendgroup for tr in fig.data if tr.showlegend) == sorted(pipelines)
+
+
+def test_critical_findings_are_named_once_per_figure_without_overlap(small_report):
+    """The synth log's critical findings: ZL08, ZL12 and ZL02 within two minutes, ZL03 and ZL02
+    within a minute, ZL01. Each figure names them once, above its bands, and no two labels share
+    a line closer than a label's width (one label per band and subplot wrote them over each other,
+    seven times in the event strips); an instant's finding (ZL02, start = end) still has a band
+    one can see (it was zero wide)."""
+    tables, found, _ = small_report
+    t = tl.load(tables)
+    every = tl.bin_seconds(*tl.time_range(t))
+    a, b = axis_range(t, every)
+    span = (b - a).total_seconds()
+    critical = [f for f in found if f.severity == "critical"]
+    assert {"ZL01", "ZL02", "ZL03"} <= {f.pattern for f in critical}
+    for id_, fig in all_figures(t, found, every).items():
+        labels = [n for n in fig.layout.annotations if re.fullmatch(r"(ZL\d\d ?)+", n.text)]
+        assert {p for n in labels for p in n.text.split()} == {f.pattern for f in critical}, id_
+        assert len(labels) < len(critical), id_  # close ones share a label
+        placed = sorted((n.yshift or 0, datetime.fromisoformat(n.x)) for n in labels)
+        for (row1, x1), (row2, x2) in zip(placed, placed[1:], strict=False):
+            if row1 == row2:
+                assert (x2 - x1).total_seconds() > 0.03 * span, (id_, x1, x2)
+        bands = [s for s in fig.layout.shapes if s.fillcolor == "orange"]
+        assert len({(str(s.x0), str(s.x1)) for s in bands}) == len(critical), id_  # per subplot
+        for s in bands:
+            width = datetime.fromisoformat(str(s.x1)) - datetime.fromisoformat(str(s.x0))
+            assert width.total_seconds() >= 0.002 * span, (id_, s.x0)
