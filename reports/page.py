@@ -18,8 +18,14 @@ from plotly.subplots import make_subplots
 from reports import timeline as tl
 from reports.schedule import schedule_section
 
-KIND_STYLE = {"node death": ("x", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
-              "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle", "#1f77b4")}  # fmt: skip
+# A node death is a thin cross and an actor death a ring around it: both show when a node's
+# death and the actor deaths it caused fall on one instant of one lane.
+KIND_STYLE = {"node death": ("x-thin", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
+              "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle-open", "#1f77b4")}  # fmt: skip
+MARKER = {
+    "x-thin": (11, 2.5),
+    "circle-open": (15, 2),
+}  # symbol -> (size, line width); else 8, filled
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -50,7 +56,9 @@ def render_report(
                      f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
                      "counts them); a line printed with [repeated Nx across cluster] counts N."),
         plot_section("section-nodes", "Node lanes", "plot-nodes",
-                     "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. Preemption waves show as vertical bands."),
+                     "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. A preemption wave is a column of deaths "
+                     "at one time. A line Ray printed once for N nodes ([repeated Nx across cluster]) is one marker, labelled ×N, "
+                     "on the node it names."),
         findings_section(found),
         unknowns_section(t),
     ])  # fmt: skip
@@ -166,15 +174,24 @@ def events_figure(t: tl.Tables, every: int) -> go.Figure:
 def nodes_figure(t: tl.Tables) -> go.Figure:
     lanes = tl.node_lanes(t)
     fig = go.Figure()
-    for kind, (symbol, color) in KIND_STYLE.items():
+    # The many kinds first, node deaths last: a trace drawn later covers the earlier ones (a
+    # node's death hid under the actor deaths it caused, at the same instant on the same lane).
+    for rank, (kind, (symbol, color)) in reversed(list(enumerate(KIND_STYLE.items()))):
         df = tl.thin(lanes.filter(pl.col("kind") == kind))
         if df.height == 0:
             continue
         hover = [f"{_esc(m[:300])}<br>{_esc(f)}:{line} (x{r})" for m, f, line, r in
                  zip(df["message"], df["file"], df["line"], df["repeat"], strict=True)]  # fmt: skip
+        # One line Ray printed for N nodes ([repeated Nx across cluster]) is one marker on the
+        # node it names: say xN beside it, or a wave of 40 deaths looks like one.
+        times = [f"×{r}" if r > 1 else "" for r in df["repeat"]]
         trace = go.Scattergl if df.height > 5000 else go.Scatter
-        fig.add_trace(trace(x=df["ts"].to_list(), y=[_esc(n) for n in df["node"]], mode="markers", name=kind,
-                            marker={"symbol": symbol, "color": color, "size": 8}, hovertext=hover, hoverinfo="text"))  # fmt: skip
+        fig.add_trace(trace(x=df["ts"].to_list(), y=[_esc(n) for n in df["node"]], mode="markers+text", name=kind,
+                            text=times, textposition="middle right", textfont={"size": 10, "color": color},
+                            marker={"symbol": symbol, "color": color, "size": MARKER.get(symbol, (8, 0))[0],
+                                    "line": {"color": color, "width": MARKER.get(symbol, (8, 0))[1]}},
+                            hovertext=hover, hoverinfo="text",
+                            legendrank=rank))  # fmt: skip
     nodes = lanes["node"].n_unique() if lanes.height else 0
     if not nodes:
         fig.add_annotation(

@@ -6,10 +6,11 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from reports import timeline as tl
-from reports.page import all_figures, axis_range, events_figure, workers_figure
+from reports.page import all_figures, axis_range, events_figure, nodes_figure, workers_figure
 from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
@@ -120,3 +121,34 @@ def test_critical_findings_are_named_once_per_figure_without_overlap(small_repor
         for s in bands:
             width = datetime.fromisoformat(str(s.x1)) - datetime.fromisoformat(str(s.x0))
             assert width.total_seconds() >= 0.002 * span, (id_, s.x0)
+
+
+def test_a_node_death_and_the_actor_deaths_it_caused_both_show_on_their_lane(zl07):
+    """The capture's node death and an actor death fall on one instant of lane 192.0.2.2. The
+    marker drawn later must not hide the one beneath: it is a thin cross or a ring, or the one
+    beneath is a larger ring (the filled actor-death dot was drawn over the node death's cross,
+    and the lane showed no node death at all)."""
+    t, _, _ = zl07
+    traces = list(nodes_figure(t).data)
+    shared = 0
+    for i, low in enumerate(traces):
+        for high in traces[i + 1 :]:
+            same = set(zip(low.x, low.y, strict=True)) & set(zip(high.x, high.y, strict=True))
+            if not same:
+                continue
+            shared += len(same)
+            see_through = high.marker.symbol.endswith(("-thin", "-open"))
+            ring_around = low.marker.symbol.endswith("-open") and low.marker.size > high.marker.size
+            assert see_through or ring_around, (low.name, high.name)
+    assert shared, "no node and actor death at one instant: the capture no longer tests this"
+
+
+def test_a_line_printed_for_n_nodes_says_so_beside_its_marker(small_ingest):
+    """The synth log's preemption waves are lines like `... [repeated 7x across cluster]`: one
+    marker on the node the line names stands for 7 deaths. Each such marker is labelled ×7, so
+    the lanes add up to the strip's count (a wave of 40 deaths looked like 17 crosses)."""
+    t = tl.load(small_ingest)
+    deaths = next(tr for tr in nodes_figure(t).data if tr.name == "node death")
+    lanes = tl.node_lanes(t).filter(pl.col("kind") == "node death")
+    assert lanes["repeat"].max() > 1
+    assert list(deaths.text) == [f"×{r}" if r > 1 else "" for r in lanes["repeat"]]
