@@ -141,15 +141,9 @@ def workers_figure(t: tl.Tables) -> go.Figure:
                                 hovertemplate=f"{name} {col}: %{{y}}<extra></extra>"), row=row, col=1)  # fmt: skip
         for a, b in tl.stalls(series[pipeline]):
             fig.add_vrect(x0=a, x1=b, fillcolor="red", opacity=0.15, line_width=0, row="all", col=1)
-    if not series:
-        fig.add_annotation(
-            text="no coordinator status lines in these logs",
-            showarrow=False,
-            xref="paper",
-            yref="paper",
-            x=0.5,
-            y=0.5,
-        )
+    if not series:  # inside the top plot: the page's middle is the lower plot's title
+        fig.add_annotation(text="no coordinator status lines in these logs", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5)  # fmt: skip
     fig.update_layout(height=560, hovermode="x unified")
     return fig
 
@@ -166,6 +160,9 @@ def events_figure(t: tl.Tables, every: int) -> go.Figure:
         fig.add_trace(go.Bar(x=df["bin"].to_list(), y=df["events"].to_list(), name=label, showlegend=False,
                              width=every * 1000, offset=0,
                              hovertemplate=f"{label}: %{{y}} events<br>%{{x}}<extra></extra>"), row=row, col=1)  # fmt: skip
+    if not any(df.height for df in bins.values()):
+        fig.add_annotation(text="no events with a timestamp in these logs", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5)  # fmt: skip
     fig.update_layout(height=90 * len(bins) + 80, bargap=0)
     fig.update_annotations(font_size=11)
     return fig
@@ -270,7 +267,7 @@ def header_section(t: tl.Tables, start, end) -> str:
     )
     names = ", ".join(_esc(p) for p in tl.pipelines(t)) or "none found"
     return f"""<section id="section-header"><h1>logscan report</h1>
-<p><b>Time range:</b> {_esc(_fmt(start))} to {_esc(_fmt(end))} UTC &middot; <b>lines:</b> {m["lines_total"]:,}
+<p><b>Time range:</b> {f"{_esc(_fmt(start))} to {_esc(_fmt(end))} UTC" if start else "no classified record has a timestamp"} &middot; <b>lines:</b> {m["lines_total"]:,}
 ({m["lines_unmatched"]:,} unmatched) &middot; <b>pipelines:</b> {names}</p>
 <div class=cols><table><tr><th>input</th><th>bytes</th><th>lines</th></tr>{inputs}</table>{more}
 <table><tr><th>table</th><th>rows</th><th>events</th></tr>{counts}</table></div></section>"""
@@ -391,7 +388,7 @@ PAGE = """<!DOCTYPE html>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} h1{{margin:0 0 .3em}}
 section{{margin-bottom:2em}} table{{border-collapse:collapse;font-size:13px;margin:.5em 1.5em .5em 0}}
 td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}} td.n{{text-align:right}}
-.cols{{display:flex;flex-wrap:wrap}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
+.cols{{display:flex;flex-wrap:wrap;align-items:flex-start}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
 </style>
 <script>{plotly}</script></head><body>
 {body}

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from reports import render_report
 from reports import timeline as tl
 from reports.page import all_figures, axis_range, events_figure, nodes_figure, workers_figure
 from zephyr_logscan.findings import diagnose
@@ -152,3 +153,18 @@ def test_a_line_printed_for_n_nodes_says_so_beside_its_marker(small_ingest):
     lanes = tl.node_lanes(t).filter(pl.col("kind") == "node death")
     assert lanes["repeat"].max() > 1
     assert list(deaths.text) == [f"×{r}" if r > 1 else "" for r in lanes["repeat"]]
+
+
+def test_a_log_with_nothing_to_draw_says_so_where_one_looks(tmp_path):
+    """A log with one line no rule knows: the workers figure says it has no status lines inside
+    its top plot (the message sat in the gap between the two plots, over the lower one's title),
+    the seven empty event strips say there is no event, and the header names no '- to -' range."""
+    log = tmp_path / "one.log"
+    log.write_text("2026-02-21 12:00:00,000 INFO x.py:1 -- something no rule knows\n")
+    t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
+    (note,) = workers_figure(t).layout.annotations[2:]  # after the two subplot titles
+    assert (note.xref, note.yref) == ("x domain", "y domain") and "no coordinator" in note.text
+    strips = events_figure(t, 60).layout.annotations
+    assert any("no events" in n.text for n in strips)
+    page = render_report(t.folder).read_text()
+    assert "no classified record has a timestamp" in page and " - to - " not in page
