@@ -83,6 +83,9 @@ class Coordinator:
         self.queue: deque[int] = deque(range(total))
         # shard -> (worker, incarnation, attempt) of the one run whose report is accepted
         self.in_flight: dict[int, tuple[str, int, int]] = {}
+        # (shard, attempt) -> (worker, incarnation) it was given to: a run whose worker was
+        # declared dead meanwhile may still deliver the shard's first result (``_late_but_first``)
+        self.assigned: dict[tuple[int, int], tuple[str, int]] = {}
         self.next_attempt: Counter = Counter()
         self.task_failures: Counter = Counter()
         self.infra_failures: Counter = Counter()
@@ -129,6 +132,7 @@ class Coordinator:
             attempt = self.next_attempt[shard]
             self.next_attempt[shard] += 1
             self.in_flight[shard] = (worker_id, incarnation, attempt)
+            self.assigned[(shard, attempt)] = (worker_id, incarnation)
             w.shard, w.state = shard, "busy"
             self.progress += 1
             # Only this shard's own input travels (never the plan with every shard's input).
@@ -212,14 +216,24 @@ class Coordinator:
     def _settle(
         self, worker_id: str, incarnation: int, stage: int, shard: int, attempt: int
     ) -> bool:
-        """A report is accepted only from the run holding the shard; then the shard leaves the
-        in-flight set and the worker is ready again."""
+        """A report is accepted only from the run holding the shard (or a late first result,
+        ``_late_but_first``); then the shard leaves the in-flight set or the queue, a re-run of
+        it elsewhere is superseded, and the worker is ready again."""
         self._touch(worker_id, incarnation)
         if not self._accepts(worker_id, incarnation, stage, shard, attempt):
             return False
-        del self.in_flight[shard]
+        holder = self.in_flight.pop(shard, None)
+        if holder is None:  # a late run's result for a re-queued shard: it leaves the queue
+            with contextlib.suppress(ValueError):
+                self.queue.remove(shard)
+        elif holder[:2] != (worker_id, incarnation):  # a re-run elsewhere: its report will be stale
+            other = self.workers.get(holder[0])
+            if other is not None and other.shard == shard:
+                other.shard = None
+                other.state = "ready" if other.state == "busy" else other.state
         w = self.workers[worker_id]
-        w.shard, w.state = None, "ready"
+        if w.shard in (shard, None):
+            w.shard, w.state = None, "ready"
         return True
 
     def _accepts(
@@ -227,7 +241,26 @@ class Coordinator:
     ) -> bool:
         if self.stage is None or stage != self.stage.index:
             return False
-        return self.in_flight.get(shard) == (worker_id, incarnation, attempt)
+        if self.in_flight.get(shard) == (worker_id, incarnation, attempt):
+            return True
+        return self._late_but_first(worker_id, incarnation, shard, attempt)
+
+    def _late_but_first(self, worker_id: str, incarnation: int, shard: int, attempt: int) -> bool:
+        """A worker declared dead while its task ran (one long call holding the GIL starves its
+        heartbeat thread; so does a frozen process) still delivers the result of the run it was
+        given, and the shard is not completed yet: that result is the shard's first, so it is
+        taken, and the shard's re-run (queued or in flight) is dropped instead. Dropping it
+        made such a shard run again and again, each run outliving the heartbeat timeout, until
+        its infra budget failed the pipeline. The worker must be the same incarnation (a
+        restarted process's old runs stay stale)."""
+        w = self.workers.get(worker_id)
+        return (
+            shard not in self.results
+            and self.fatal is None
+            and w is not None
+            and w.incarnation == incarnation
+            and self.assigned.get((shard, attempt)) == (worker_id, incarnation)
+        )
 
     def _fail_shard(self, shard: int, msg: str) -> None:
         """A shard spent its budget (logged in upstream's wording by the caller): the pipeline

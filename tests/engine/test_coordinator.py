@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from tests.engine.bounded import outcome_within, result_within
 from zephyr_engine import Dataset, ShardFailedError, ZephyrContext
@@ -43,3 +44,29 @@ def test_a_failed_commit_is_a_task_error_of_that_shard_and_leaves_no_temporary_f
     assert isinstance(outcome, ShardFailedError), outcome
     assert outcome.shard == 2 and "commit failed" in str(outcome)
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_a_shard_outliving_the_heartbeat_timeout_in_silence_completes_once(tmp_path):
+    """A task that keeps its worker silent for longer than the heartbeat timeout (one long call
+    holding the GIL starves the heartbeat thread; here the heartbeats are paused): the worker is
+    declared dead and the shard re-queued, but the run's result, when it comes, is the shard's
+    first and is taken. Dropping it ran the shard again and again, each run as silent, until
+    its infra budget failed the pipeline."""
+
+    def silent_for_a_while(x):
+        if x == 0:
+            time.sleep(1.2)  # > heartbeat_timeout, with no call to the coordinator
+        return {"x": x}
+
+    ds = Dataset.from_list(range(6), num_shards=3).map(silent_for_a_while)
+    ds = ds.write_jsonl(str(tmp_path / "part-{shard}.jsonl"))
+    with fast(max_workers=2, heartbeat_timeout=0.4, max_shard_infra_failures=4) as ctx:
+        ctx.hooks["on_attempt"] = lambda c, p, a: [
+            c.backend.pause_heartbeats(w, 60) for w in c.actors[1]
+        ]
+        outcome = outcome_within(ctx, ds, 30)
+    assert not isinstance(outcome, BaseException), outcome
+    rows = sorted(line for p in outcome.results for line in Path(p).read_text().splitlines(True))
+    assert rows == sorted(f'{{"x": {x}}}\n' for x in range(6))
+    assert outcome.counters.get("heartbeat_failures", 0) >= 1, "no worker was declared dead"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"part-{i}.jsonl" for i in range(3)]
