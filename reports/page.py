@@ -15,6 +15,7 @@ import plotly.offline
 import polars as pl
 from plotly.subplots import make_subplots
 
+from reports import astext
 from reports import timeline as tl
 from reports.schedule import schedule_section
 
@@ -47,15 +48,15 @@ def render_report(
     body = "\n".join([
         header_section(t, start, end),
         summary_section(found),
-        plot_section("section-workers", "Workers over time", "plot-workers",
+        plot_section("section-workers", "Workers over time", "plot-workers", astext.workers_text(t),
                      "Workers alive (solid), dead (dashed) and registered (dotted), and completed shards, per pipeline "
                      "(one color each; click a pipeline in the legend to hide it), from the coordinator's status line. "
                      "Red bands: no worker alive while work remained."),
         schedule_section(t.folder),
-        plot_section("section-events", "Events", "plot-events",
+        plot_section("section-events", "Events", "plot-events", astext.events_text(t, every),
                      f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
                      "counts them); a line printed with [repeated Nx across cluster] counts N."),
-        plot_section("section-nodes", "Node lanes", "plot-nodes",
+        plot_section("section-nodes", "Node lanes", "plot-nodes", astext.nodes_text(t),
                      "One lane per node IP: deaths, OOM kills, TPU/VFIO errors and actor deaths. A preemption wave is a column of deaths "
                      "at one time. A line Ray printed once for N nodes ([repeated Nx across cluster]) is one marker, labelled ×N, "
                      "on the node it names."),
@@ -273,8 +274,13 @@ def header_section(t: tl.Tables, start, end) -> str:
 <table><tr><th>table</th><th>rows</th><th>events</th></tr>{counts}</table></div></section>"""
 
 
-def plot_section(section_id: str, title: str, plot_id: str, note: str) -> str:
-    return f'<section id="{section_id}"><h2>{_esc(title)}</h2><p class=note>{_esc(note)}</p><div id="{plot_id}" class=plot></div></section>'
+def plot_section(section_id: str, title: str, plot_id: str, words: list[str], note: str) -> str:
+    """A figure, its note, and the figure told in words (the plot is an image to a screen reader:
+    its description is that list)."""
+    items = "".join(f"<li>{_esc(w)}</li>" for w in words)
+    return (f'<section id="{section_id}"><h2>{_esc(title)}</h2><p class=note>{_esc(note)}</p>'
+            f'<div id="{plot_id}" class=plot role="img" aria-label="{_esc(title)}" aria-describedby="{plot_id}-text"></div>'
+            f'<details class=astext><summary>{_esc(title)} as text</summary><ul id="{plot_id}-text">{items}</ul></details></section>')  # fmt: skip
 
 
 def summary_section(findings: list | None) -> str:

@@ -168,3 +168,27 @@ def test_a_log_with_nothing_to_draw_says_so_where_one_looks(tmp_path):
     assert any("no events" in n.text for n in strips)
     page = render_report(t.folder).read_text()
     assert "no classified record has a timestamp" in page and " - to - " not in page
+
+
+def test_every_figure_is_also_told_in_words(small_report):
+    """The plots are images to a screen reader and to a search in the page: each plot element is
+    an image described by a list that says what it draws (the synth log's stall, its busiest
+    node-death bin, its node deaths), read from the same data (there was no text equivalent)."""
+    tables, _, report = small_report
+    page = render_report(tables, report.parent / "words.html", findings=[]).read_text()
+    t = tl.load(tables)
+    for plot in ("plot-workers", "plot-events", "plot-nodes"):
+        div = re.search(rf'<div id="{plot}"[^>]*>', page).group(0)
+        assert 'role="img"' in div and f'aria-describedby="{plot}-text"' in div, div
+        assert re.search(rf'<ul id="{plot}-text"><li>', page), plot
+    words = page.split('id="plot-workers-text"', 1)[1].split("</ul>", 1)[0]
+    ((a, b),) = tl.stalls(tl.worker_series(t)["tokenize-train-b160eb54"])
+    assert f"no worker alive {a:%Y-%m-%d %H:%M:%S} to {b:%Y-%m-%d %H:%M:%S}" in words
+    events = page.split('id="plot-events-text"', 1)[1].split("</ul>", 1)[0]
+    total = tl.event_bins(t, tl.bin_seconds(*tl.time_range(t)))["node deaths"]["events"].sum()
+    assert f"node deaths: {total:,}, most" in events
+    deaths = tl.node_lanes(t).filter(pl.col("kind") == "node death")
+    nodes = page.split('id="plot-nodes-text"', 1)[1].split("</ul>", 1)[0]
+    assert (
+        f"node death: {deaths['repeat'].sum():,} on the {deaths['node'].n_unique()} nodes" in nodes
+    )
