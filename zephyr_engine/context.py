@@ -181,7 +181,11 @@ class ZephyrContext:
         n = min(self.max_workers, max((s.num_shards for s in plan.stages), default=1)) or 1
         coord_name, worker_names = self._actor_names(pipeline, attempt, n)
         self.actors = (coord_name, worker_names)
-        shared_dir = self._write_shared(store)
+        try:
+            shared_dir = self._write_shared(store)
+        except BaseException:  # nothing started yet; the attempt's folder goes with the error
+            store.remove()
+            raise
         mine: list[str] = []  # this attempt's actors, released however it ends
         config = {
             **self.config,
@@ -279,8 +283,12 @@ class ZephyrContext:
         folder.mkdir(parents=True, exist_ok=True)
         for name, value in self._shared.items():
             tmp = folder / f".{name}.tmp"
-            with open(tmp, "wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                with open(tmp, "wb") as f:
+                    pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError) as e:
+                raise TypeError(f"shared value {name!r} (ZephyrContext.put) cannot be pickled: "
+                                f"{e}") from None  # fmt: skip
             os.replace(tmp, folder / f"{name}.pkl")
         return str(folder)
 

@@ -97,3 +97,15 @@ def test_pipelines_run_from_several_threads_of_one_context_do_not_end_each_other
         [4],
     ]
     assert retried == [], retried
+
+
+def test_a_shared_value_that_cannot_be_pickled_is_named_and_leaves_nothing_behind(tmp_path):
+    storage = tmp_path / "chunks"
+    storage.mkdir()
+    with ZephyrContext(max_workers=1, chunk_storage=str(storage)) as ctx:
+        ctx.put("vocab", {"a": 1})
+        ctx.put("lock", threading.Lock())
+        outcome = outcome_within(ctx, Dataset.from_list(range(3)).count(), 30)
+    assert isinstance(outcome, TypeError), outcome
+    assert str(outcome).startswith("shared value 'lock' (ZephyrContext.put) cannot be pickled")
+    assert sorted(p.name for p in storage.rglob("*")) == []
