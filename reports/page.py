@@ -90,7 +90,7 @@ LEGEND = {"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"}
 PIPELINE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
                    "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd"]  # fmt: skip
 SERIES_DASH = {"alive": "solid", "dead": "dash", "workers": "dot"}
-LEGEND_CHARS = 36  # a longer pipeline name is cut in the legend (its hover shows it whole)
+LEGEND_CHARS = 30  # a longer pipeline name is cut in the legend (its hover shows it whole)
 
 
 def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Figure]:
@@ -326,7 +326,7 @@ def findings_section(findings: list | None) -> str:
                 f"<div class=sample>evidence: {_esc(', '.join(f.evidence[:5]))}{' ...' if len(f.evidence) > 5 else ''}</div></li>")  # fmt: skip
 
     rows = "".join(
-        f"<tr><td><b>{_esc(g.pattern)}</b> {_esc(g.title)}</td><td>{_esc(g.severity)}</td><td>{_esc(g.pipeline or '-')}</td>"
+        f"<tr><td><b>{_esc(g.pattern)}</b> {_esc(g.title)}</td><td class=k>{_esc(g.severity)}</td><td>{_esc(g.pipeline or '-')}</td>"
         f"<td>{_esc(g.start[:19])} .. {_esc(g.end[:19])}</td><td class=n>{g.count:,}</td>"
         f"<td>{_esc(g.findings[0].explanation)}<div class=sample>{_esc(g.proof)}</div>"
         f"<details><summary>{g.count} finding{'s' if g.count > 1 else ''}</summary><ul>{''.join(item(f) for f in g.findings)}</ul></details></td></tr>"
@@ -394,7 +394,7 @@ PAGE = """<!DOCTYPE html>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} h1{{margin:0 0 .3em}}
 section{{margin-bottom:2em}} table{{border-collapse:collapse;font-size:13px;margin:.5em 1.5em .5em 0}}
 td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}} td.n{{text-align:right}}
-.cols{{display:flex;flex-wrap:wrap;align-items:flex-start}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
+p,li,td,code,summary{{overflow-wrap:anywhere}} th,td.n,td.k{{white-space:nowrap}} .cols{{display:flex;flex-wrap:wrap;align-items:flex-start}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
 </style>
 <script>{plotly}</script></head><body>
 {body}
@@ -430,6 +430,9 @@ td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}
     }});
   }});
   document.body.setAttribute("data-rendered", ids.length);
+  // Self-check: a long unbroken name (a pipeline, a path) must wrap, not widen the page.
+  var wider = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  if (wider > 0) document.body.setAttribute("data-wider-than-window", wider);
   // Self-check for tests and curious readers: open the page with #check-linked-axes.
   if (location.hash === "#check-linked-axes") {{
     var want = ["2026-02-21 12:00:00", "2026-02-21 13:00:00"];

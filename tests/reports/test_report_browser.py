@@ -69,3 +69,22 @@ def test_hostile_log_text_shows_as_text_and_never_runs(tmp_path):
     assert not re.search(r"<img[^>]*onerror", page.dom, re.I), "an injected element reached the DOM"
     assert "&lt;script&gt;document.title='PWNED1'&lt;/script&gt;" in page.dom  # shown, as text
     assert not page.console, f"console messages: {page.console}"
+
+
+def test_long_unbroken_names_wrap_instead_of_widening_the_page(tmp_path):
+    """A pipeline named with 200 characters and no space, an unknown line with a 300-character
+    path: the header, the tables and the lists wrap them (the findings table grew as wide as the
+    name and pushed its 'what it means' column off the window, behind a horizontal scrollbar)."""
+    name = "tokenize-" + "verylongstagename" * 12
+    path = "/data/" + "x" * 300 + ".parquet"
+    log = tmp_path / "long.log"
+    log.write_text(
+        f"2026-02-21 12:00:00,000 INFO x.py:1 -- Starting zephyr pipeline: {name}\n"
+        f"2026-02-21 12:00:01,000 INFO x.py:1 -- could not open {path}\n" * 3
+    )
+    out = ingest([str(log)], tmp_path / "tables").out_dir
+    page = load(render_report(out, findings=[]), tmp_path)
+    assert 'data-rendered="3"' in page.dom
+    assert name in page.dom and "xxxxxxxxxx" in page.dom
+    wider = re.search(r'data-wider-than-window="(\d+)"', page.dom)
+    assert not wider, f"the page is {wider.group(1)} px wider than the window"
