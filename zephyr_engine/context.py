@@ -53,6 +53,32 @@ class ExecutionResult:
     counters: dict = field(default_factory=dict)
 
 
+# What each setting must be. A negative ``max_workers`` started no worker and waited out
+# ``registration_timeout`` for an error blaming the cluster; ``max_execution_retries=-1`` failed
+# "after 0 attempts" without running anything.
+_AT_LEAST_ONE = ("max_shard_failures", "max_shard_infra_failures", "max_consecutive_failures")
+_NOT_NEGATIVE = ("max_execution_retries", "retry_backoff")
+_OPTIONAL = ("max_workers", "stall_timeout")  # None: the default (max_workers 0 too: every CPU)
+
+
+def _check_settings(**settings) -> None:
+    for name, value in settings.items():
+        if value is None and name in _OPTIONAL:
+            continue
+        if name == "max_workers" and value == 0:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name} must be a number, not {value!r}")
+        if name in _AT_LEAST_ONE or name == "max_workers":
+            ok, want = value >= 1, "at least 1"
+        elif name in _NOT_NEGATIVE:
+            ok, want = value >= 0, "0 or more"
+        else:
+            ok, want = value > 0, "more than 0"  # seconds
+        if not ok:
+            raise ValueError(f"{name} must be {want}, not {value!r}")
+
+
 class ZephyrContext:
     """Runs ``Dataset`` pipelines on a backend (``"local"`` threads by default).
 
@@ -88,6 +114,15 @@ class ZephyrContext:
         liveness_timeout: float = 300.0,
         stall_timeout: float | None = None,
     ):
+        _check_settings(
+            max_workers=max_workers, no_workers_timeout=no_workers_timeout,
+            heartbeat_interval=heartbeat_interval, heartbeat_timeout=heartbeat_timeout,
+            registration_timeout=registration_timeout, max_execution_retries=max_execution_retries,
+            max_shard_failures=max_shard_failures, max_shard_infra_failures=max_shard_infra_failures,
+            retry_backoff=retry_backoff, max_consecutive_failures=max_consecutive_failures,
+            rpc_timeout=rpc_timeout, status_interval=status_interval,
+            liveness_timeout=liveness_timeout, stall_timeout=stall_timeout,
+        )  # fmt: skip
         if backend == "local":
             self.backend, self._owns_backend = LocalBackend(), True
         elif backend == "ray":

@@ -109,3 +109,21 @@ def test_a_shared_value_that_cannot_be_pickled_is_named_and_leaves_nothing_behin
     assert isinstance(outcome, TypeError), outcome
     assert str(outcome).startswith("shared value 'lock' (ZephyrContext.put) cannot be pickled")
     assert sorted(p.name for p in storage.rglob("*")) == []
+
+
+def test_settings_that_cannot_run_are_refused_when_the_context_is_made():
+    """A negative ``max_workers`` started no worker and waited out ``registration_timeout`` for
+    an error blaming the cluster; ``max_execution_retries=-1`` failed "after 0 attempts"."""
+    bad = {"max_workers": -2, "max_execution_retries": -1, "heartbeat_timeout": 0,
+           "no_workers_timeout": -1.0, "max_shard_failures": 0, "stall_timeout": "60"}  # fmt: skip
+    for name, value in bad.items():
+        started = time.monotonic()
+        try:
+            ZephyrContext(registration_timeout=2.0, **{name: value}).shutdown()
+        except ValueError as e:
+            assert str(e).startswith(f"{name} must be "), e
+        else:
+            raise AssertionError(f"{name}={value!r} was accepted")
+        assert time.monotonic() - started < 1
+    with ZephyrContext(max_workers=0, stall_timeout=None, max_execution_retries=0) as ctx:
+        assert ctx.execute(Dataset.from_list(range(3)).count()).results == [3]
