@@ -200,8 +200,11 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
             x=0.5,
             y=0.5,
         )
+    # Lanes in address order, from the top (as text, 10.128.1.105 came before 10.128.1.82).
+    order = sorted(lanes["node"].unique().to_list(), key=_address_key) if nodes else []
     fig.update_layout(height=max(300, 16 * nodes + 120),
-                      yaxis={"type": "category", "categoryorder": "category ascending"})  # fmt: skip
+                      yaxis={"type": "category", "categoryorder": "array", "categoryarray": [_esc(n) for n in order],
+                             "autorange": "reversed"})  # fmt: skip
     return fig
 
 
@@ -351,6 +354,14 @@ def unknowns_section(t: tl.Tables) -> str:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _address_key(node: str) -> tuple:
+    """IPv4 addresses by their numbers, anything else after them by its text."""
+    parts = node.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return (0, tuple(int(p) for p in parts), "")
+    return (1, (), node)
 
 
 def _legend_name(pipeline: str) -> str:

@@ -192,3 +192,21 @@ def test_every_figure_is_also_told_in_words(small_report):
     assert (
         f"node death: {deaths['repeat'].sum():,} on the {deaths['node'].n_unique()} nodes" in nodes
     )
+
+
+def test_node_lanes_are_in_address_order_from_the_top(tmp_path):
+    """Four nodes marked dead by the GCS, 10.0.0.9, 10.0.0.10, 10.0.0.100, 10.0.1.2: the lanes run
+    in address order from the top, so a node is where one looks for it (sorted as text from the
+    bottom: 10.0.0.10, 10.0.0.100, 10.0.0.9, 10.0.1.2; the 4,000-worker synth's 10.128.5.14 sat
+    between 10.128.5.139 and 10.128.5.15)."""
+    ips = ["10.0.0.9", "10.0.0.10", "10.0.0.100", "10.0.1.2"]
+    log = tmp_path / "gcs_server.out"
+    log.write_text("".join(
+        f"[2026-02-21 12:00:0{k},000 W 1 1] (gcs_server) gcs_node_manager.cc:761: The node with node id: "
+        f"{str(k) * 56} and address: {ip} and node name: {ip} has been marked dead because the detector "
+        "has missed too many heartbeats from it.\n"
+        for k, ip in enumerate(reversed(ips))
+    ))  # fmt: skip
+    t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
+    axis = nodes_figure(t).layout.yaxis
+    assert list(axis.categoryarray) == ips and axis.autorange == "reversed"
