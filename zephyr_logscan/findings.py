@@ -138,7 +138,7 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
     one), ``end`` the latest; ``events`` the most repeats one witness printed (Ray's dedup folds
     other happenings into one line); ``evidence`` every witness as ``file:line``; every other
     column its first non-null value in time order."""
-    df = df.filter(pl.col("ts").is_not_null())
+    df = _cut_off_tails(df.filter(pl.col("ts").is_not_null()))
     keep = [
         c for c in df.columns if c not in ("ts", "subject", "repeat", "file", "line", "ts_inferred")
     ]
@@ -181,6 +181,26 @@ def happenings(df: pl.DataFrame, gap_s: float) -> pl.DataFrame:
         *[pl.col(c).drop_nulls().first() for c in keep if c not in ("key", "own", "hid", "text")],
     )  # fmt: skip
     return out.drop("hid").sort("ts")
+
+
+def _cut_off_tails(df: pl.DataFrame) -> pl.DataFrame:
+    """A record that names nothing and has no time of its own, right after a record of the same
+    table in the same file, is that record's last line, cut off by the folding rule (the
+    unindented `The actor died because ...` after an ActorDiedError's tab-indented details): it
+    takes that record's subject, so it is no happening of its own."""
+    if "lines" not in df.columns or df.height == 0:
+        return df
+    before = pl.col("line").shift(1).over("file", order_by="line")
+    ends = (pl.col("line") + pl.col("lines")).shift(1).over("file", order_by="line")
+    tail = (
+        pl.col("subject").is_null()
+        & pl.col("ts_inferred").fill_null(False)
+        & before.is_not_null()
+        & (ends == pl.col("line"))
+        & (pl.col("ts") == pl.col("ts").shift(1).over("file", order_by="line"))
+    )
+    head = pl.col("subject").shift(1).over("file", order_by="line")
+    return df.with_columns(subject=pl.when(tail).then(head).otherwise(pl.col("subject")))
 
 
 def _without_counted_folds(df: pl.DataFrame) -> pl.DataFrame:
