@@ -101,9 +101,7 @@ def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Fi
         "plot-nodes": nodes_figure(t),
     }
     span = axis_range(t, every)
-    shade_findings(
-        figures.values(), found or [], (span[1] - span[0]).total_seconds() if span else 1
-    )
+    shade_findings(figures.values(), found or [], span)
     for fig in figures.values():
         fig.update_layout(margin=MARGIN, legend=LEGEND)
         if span:  # one time range for every panel; zooming one zooms all (see the script)
@@ -126,7 +124,7 @@ def workers_figure(t: tl.Tables) -> go.Figure:
                         subplot_titles=("workers", "completed shards"))  # fmt: skip
     series = tl.worker_series(t)
     for k, (pipeline, s) in enumerate(series.items()):
-        s = tl.thin(s)
+        s = tl.with_gaps(tl.thin(s))  # no line through a silence of the coordinator
         trace = go.Scattergl if s.height > 5000 else go.Scatter
         # One color per pipeline, the line style says which count: each trace its own color
         # (cycling after ten) left no way to tell whose completed shards a line was; one legend
@@ -208,19 +206,20 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
     return fig
 
 
-def shade_findings(figures, found, span_s: float = 1.0) -> None:
+def shade_findings(figures, found, span: tuple | None = None) -> None:
     """Each critical finding's window as a band on every timeline (warnings are many: listed only),
     its pattern named once per figure above the bands (a label per band and subplot wrote
     ZL08, ZL12 and ZL02 of one minute over each other, seven times in the event strips)."""
     critical = sorted((f for f in found if f.severity == "critical"), key=lambda f: f.start)
     for fig in figures:
+        span_s = (span[1] - span[0]).total_seconds() if span else 1.0
         for f in critical:  # an instant's finding (a name collision) gets a visible band too
             least = timedelta(seconds=BAND_LEAST * span_s)
             a, b = datetime.fromisoformat(f.start), datetime.fromisoformat(f.end)
             b = max(b, a + least)
             fig.add_vrect(x0=a, x1=b, fillcolor="orange", opacity=0.12, line_width=0)
-        for x, text, row in finding_labels(critical, span_s):
-            fig.add_annotation(x=x, y=1, xref="x", yref="paper", xanchor="left", yanchor="top",
+        for x, text, row, anchor in finding_labels(critical, span):
+            fig.add_annotation(x=x, y=1, xref="x", yref="paper", xanchor=anchor, yanchor="top",
                                yshift=-LABEL_LINE_PX * row, text=text, showarrow=False,
                                font={"size": 11}, bgcolor="rgba(255,255,255,0.7)")  # fmt: skip
 
@@ -230,10 +229,15 @@ BAND_LEAST = 0.003  # the narrowest finding band, as a share of the time axis (~
 LABEL_CHAR = 0.008  # a label character's width as a share of the time axis (~1000 px wide)
 
 
-def finding_labels(critical: list, span_s: float) -> list[tuple[str, str, int]]:
-    """``(x, text, row)`` per label: findings starting within 1.5 % of the axis of each other
-    share one label (their patterns, in time order); a label that would run into the one
-    before it goes a line lower."""
+def finding_labels(critical: list, span: tuple | None) -> list[tuple[str, str, int, str]]:
+    """``(x, text, row, xanchor)`` per label: findings starting within 1.5 % of the axis of each
+    other share one label (their patterns, in time order); a label that would run into the one
+    before it goes a line lower; one that would run past the axis's end ends at its band instead
+    (it ran over the legend)."""
+    if not critical:
+        return []
+    axis_start = span[0] if span else datetime.fromisoformat(critical[0].start)
+    span_s = (span[1] - span[0]).total_seconds() if span else 1.0
     groups: list[list] = []
     for f in critical:
         if groups and _seconds(groups[-1][0].start, f.start) <= 0.015 * span_s:
@@ -243,11 +247,13 @@ def finding_labels(critical: list, span_s: float) -> list[tuple[str, str, int]]:
     labels, ends = [], []  # ends[row]: where the last label on that row ends, in seconds
     for g in groups:
         text = " ".join(dict.fromkeys(f.pattern for f in g))
-        at = _seconds(critical[0].start, g[0].start)
-        row = next((r for r, end in enumerate(ends) if end < at), len(ends))
+        at = (datetime.fromisoformat(g[0].start) - axis_start).total_seconds()
         width = (len(text) + 1) * LABEL_CHAR * span_s
-        ends[row:row + 1] = [at + width]  # fmt: skip
-        labels.append((g[0].start, _esc(text), row))
+        anchor = "left" if at + width <= span_s else "right"
+        lo, hi = (at, at + width) if anchor == "left" else (at - width, at)
+        row = next((r for r, end in enumerate(ends) if end < lo), len(ends))
+        ends[row:row + 1] = [hi]  # fmt: skip
+        labels.append((g[0].start, _esc(text), row, anchor))
     return labels
 
 

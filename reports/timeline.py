@@ -104,6 +104,25 @@ def worker_series(t: Tables) -> dict[str, pl.DataFrame]:
     return out
 
 
+def with_gaps(series: pl.DataFrame, least_s: float = 300, factor: float = 10) -> pl.DataFrame:
+    """The series with a row of nulls after each silence longer than ``factor`` times its usual
+    step (and ``least_s``): a line drawn through hours without a status line claims counts nobody
+    logged."""
+    if series.height < 3:
+        return series
+    step = series["ts"].diff().dt.total_milliseconds().drop_nulls().median() / 1000
+    gap = max(least_s, factor * step)
+    after = series.filter(
+        (series["ts"].shift(-1) - series["ts"]).dt.total_milliseconds() > gap * 1000
+    )
+    if after.height == 0:
+        return series
+    breaks = after.select(pl.col("ts") + pl.duration(milliseconds=1)).with_columns(
+        [pl.lit(None, dtype=series[c].dtype).alias(c) for c in series.columns if c != "ts"]
+    )
+    return pl.concat([series, breaks.select(series.columns)]).sort("ts")
+
+
 def stalls(series: pl.DataFrame) -> list[tuple]:
     """Stretches where no worker is alive and work remains: ``(start, end)`` pairs."""
     stuck = series.with_columns(

@@ -210,3 +210,46 @@ def test_node_lanes_are_in_address_order_from_the_top(tmp_path):
     t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
     axis = nodes_figure(t).layout.yaxis
     assert list(axis.categoryarray) == ips and axis.autorange == "reversed"
+
+
+@pytest.fixture(scope="module")
+def days_apart(small_log, tmp_path_factory):
+    """The synth log with its second half three days later (a log collected over days, with
+    nothing in between): its tables and findings."""
+    lines = small_log[0].read_bytes().split(b"\n")
+    half = len(lines) // 2
+    later = [
+        line.replace(b"2026-02-21", b"2026-02-24").replace(b"2026-02-20", b"2026-02-23")
+        for line in lines[half:]
+    ]
+    log = tmp_path_factory.mktemp("days") / "days.log"
+    log.write_bytes(b"\n".join(lines[:half] + later))
+    t = tl.load(ingest([str(log)], log.parent / "t").out_dir)
+    return t, diagnose(t.folder)
+
+
+def test_no_line_is_drawn_through_days_without_a_status_line(days_apart):
+    """A pipeline running when the log falls silent for three days: its lines stop and start again
+    (a straight line was drawn through the three days, claiming counts nobody logged)."""
+    t, _ = days_apart
+    drawn = 0
+    for trace in workers_figure(t).data:
+        points = [(x, y) for x, y in zip(trace.x, trace.y, strict=True)]
+        for (x1, y1), (x2, y2) in zip(points, points[1:], strict=False):
+            if y1 is not None and y2 is not None:
+                assert x2 - x1 < timedelta(days=1), (trace.hovertemplate, x1, x2)
+                drawn += 1
+    assert drawn
+
+
+def test_a_finding_label_at_the_axis_end_stays_on_the_plot(days_apart):
+    """The all-dead stall (ZL01) starts in the last few percent of the axis: its label ends at its
+    band (it started there and ran over the legend)."""
+    t, found = days_apart
+    every = tl.bin_seconds(*tl.time_range(t))
+    a, b = axis_range(t, every)
+    for id_, fig in all_figures(t, found, every).items():
+        labels = [n for n in fig.layout.annotations if re.fullmatch(r"(ZL\d\d ?)+", n.text)]
+        late = [n for n in labels if datetime.fromisoformat(n.x) > b - 0.05 * (b - a)]
+        assert late, id_
+        assert all(n.xanchor == "right" for n in late), id_
