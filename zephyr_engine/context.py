@@ -34,6 +34,7 @@ from zephyr_engine.chunks import ChunkStore
 from zephyr_engine.coordinator import Coordinator
 from zephyr_engine.dataset import Dataset
 from zephyr_engine.errors import (
+    ActorAlreadyExistsError,
     ActorDiedError,
     CoordinatorLostError,
     InfrastructureError,
@@ -182,13 +183,21 @@ class ZephyrContext:
                 if left == 0:
                     break
                 delay = self._backoff(attempt)
-                log.warning(
-                    zl.PIPELINE_RETRY_BACKOFF, attempt + 1, left, delay, f"{type(e).__name__}: {e}"
-                )
+                log.warning(zl.PIPELINE_RETRY_BACKOFF, attempt + 1, left, delay, self._why(e))
                 time.sleep(delay)
         error = self._final_error(f"{self.name}-p{pipeline}", causes)
         log.error("%s: %s", type(error).__name__, error)  # the final failure, readable by logscan
         raise error
+
+    def _why(self, error: BaseException) -> str:
+        """An attempt's cause as the retry line gives it. This context never reuses a name (they
+        carry pipeline and attempt), so a taken one is held by someone else: say who can."""
+        text = f"{type(error).__name__}: {error}"
+        if isinstance(error, ActorAlreadyExistsError):
+            text += (f" (not an earlier attempt of this run: another ZephyrContext or driver "
+                     f"runs pipelines named {self.name!r} in this namespace; give each its "
+                     f"own name=)")  # fmt: skip
+        return text
 
     def _backoff(self, attempt: int) -> float:
         """Exponential with jitter: retries of a lost coordinator do not hammer the cluster."""

@@ -78,3 +78,25 @@ def test_exhausted_retries_are_logged_as_attempts_and_a_final_failure(tmp_path, 
     assert rules["rule"].to_list().count("zephyr.attempt_failed") == 2
     final = rules.filter(pl.col("rule") == "zephyr.pipeline_failed")
     assert final.height == 1 and final["attempt"][0] == 3
+
+
+def test_a_name_held_by_another_run_is_said_so_and_logscan_still_reads_the_collision(
+    tmp_path, engine_log
+):
+    """Two runs under one pipeline name (two drivers, or two contexts on one backend): the
+    second's first attempt finds its names taken. That is no reuse by a retry (names carry the
+    attempt), and the retry line says who holds it, after the wording logscan reads."""
+    from zephyr_engine.backends.local import LocalBackend
+    from zephyr_engine.chunks import ChunkStore
+
+    backend = LocalBackend()
+    held = zl.coordinator_name("tokenize", 0, 0)
+    backend.create_actor(ChunkStore, held, args=("/nonexistent",))  # the other run's coordinator
+    with ZephyrContext(backend=backend, name="tokenize", max_workers=2, retry_backoff=0.01) as ctx:
+        assert ctx.execute(Dataset.from_list(range(4)).count()).results == [4]
+    backend.shutdown()
+    text = engine_log.read_text()
+    assert "another ZephyrContext or driver runs pipelines named 'tokenize'" in text
+    t = tables_of(engine_log, tmp_path / "tables", "actor_already_exists", "pipeline_attempts")
+    assert t["actor_already_exists"]["actor_name"].to_list() == [held]
+    assert t["pipeline_attempts"]["rule"].to_list().count("zephyr.attempt_failed") == 1
