@@ -52,7 +52,7 @@ def render_report(
                      "Workers alive (solid), dead (dashed) and registered (dotted), and completed shards, per pipeline "
                      "(one color each; click a pipeline in the legend to hide it), from the coordinator's status line. "
                      "Red bands: no worker alive while work remained."),
-        schedule_section(t.folder),
+        schedule_section(t.folder, [f.pipeline for f in found or [] if f.severity == "critical"]),
         plot_section("section-events", "Events", "plot-events", astext.events_text(t, every),
                      f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
                      "counts them); a line printed with [repeated Nx across cluster] counts N."),

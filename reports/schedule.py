@@ -11,7 +11,10 @@ from pathlib import Path
 REPLAY_FILE = "replay.json"
 
 
-def schedule_section(folder: str | Path) -> str:
+def schedule_section(folder: str | Path, incident: list[str] | tuple = ()) -> str:
+    """The section; the replayed pipeline first, then the ``incident`` ones (those with a critical
+    finding), then the others in log order (the incident's schedule came last, under seven
+    pipelines' lists, in the demo)."""
     from zephyr_logscan.derive import derive
     from zephyr_logscan.replay import log_story
 
@@ -26,7 +29,10 @@ def schedule_section(folder: str | Path) -> str:
     blocks = []
     order = sorted(
         schedules.values(),
-        key=lambda s: (replayed is None or s.pipeline != replayed.get("pipeline"),),
+        key=lambda s: (
+            replayed is None or s.pipeline != replayed.get("pipeline"),
+            s.pipeline not in incident,
+        ),
     )
     for s in order:
         faults = s.faults()

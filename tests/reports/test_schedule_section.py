@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 
 import pytest
 
@@ -67,3 +68,14 @@ def test_replay_text_from_the_folder_is_escaped(tables):
 
 def test_a_folder_derive_cannot_read_still_gives_a_section(tmp_path):
     assert "could not be derived" in schedule_section(tmp_path)
+
+
+def test_the_incidents_schedule_comes_first(tables):
+    """The pipelines with a critical finding come first, the others after them in log order (the
+    incident's schedule was the last of eight, below the fold of a long section)."""
+    first = ["tokenize-train-b160eb54"]
+    html = schedule_section(tables, first)
+    names = re.findall(r'data-pipeline="([^"]+)"', html)
+    assert names[0] == INCIDENT and sorted(names) == sorted(derive(tables))
+    assert names[1:] == [n for n in derive(tables) if n != INCIDENT]
+    assert re.findall(r'data-pipeline="([^"]+)"', schedule_section(tables))[0] != INCIDENT
