@@ -51,7 +51,7 @@ def render_report(
         plot_section("section-workers", "Workers over time", "plot-workers", astext.workers_text(t),
                      "Workers alive (solid), dead (dashed) and registered (dotted), and completed shards, per pipeline "
                      "(one color each; click a pipeline in the legend to hide it), from the coordinator's status line. "
-                     "Red bands: no worker alive while work remained."),
+                     "Lines hold each count until the next status line. Red bands: workers registered, none alive, while work remained."),
         schedule_section(t.folder, [f.pipeline for f in found or [] if f.severity == "critical"]),
         plot_section("section-events", "Events", "plot-events", astext.events_text(t, every),
                      f"Events per {_duration(every)}, each counted once however many files report it (as logscan diagnose "
@@ -134,8 +134,10 @@ def workers_figure(t: tl.Tables) -> go.Figure:
         for col, row in [(c, 1) for c in shown] + [("completed", 2)]:
             # alive last (on top) and thickest: it often equals the registered workers
             width = 2.5 if col == "alive" else 1.5
+            # A count holds until the next status line says otherwise: steps, not slopes (a
+            # straight line between sparse lines drew a sudden loss as a slow decline).
             fig.add_trace(trace(x=s["ts"].to_list(), y=s[col].to_list(), mode="lines",
-                                line={"dash": SERIES_DASH.get(col, "solid"), "color": color, "width": width},
+                                line={"dash": SERIES_DASH.get(col, "solid"), "color": color, "width": width, "shape": "hv"},
                                 name=_legend_name(pipeline), legendgroup=name, showlegend=col == "completed",
                                 hovertemplate=f"{name} {col}: %{{y}}<extra></extra>"), row=row, col=1)  # fmt: skip
         for a, b in tl.stalls(series[pipeline]):

@@ -124,9 +124,13 @@ def with_gaps(series: pl.DataFrame, least_s: float = 300, factor: float = 10) ->
 
 
 def stalls(series: pl.DataFrame) -> list[tuple]:
-    """Stretches where no worker is alive and work remains: ``(start, end)`` pairs."""
+    """Stretches where workers are registered, none alive, and work remains: ``(start, end)``
+    pairs. Before the first registration (``0/0 workers alive``) the coordinator is starting, not
+    stuck: every real Ray run's start was drawn as a stall."""
     stuck = series.with_columns(
-        stuck=(pl.col("alive") == 0) & (pl.col("completed") < pl.col("total"))
+        stuck=(pl.col("alive") == 0)
+        & (pl.col("workers") > 0)
+        & (pl.col("completed") < pl.col("total"))
     )
     spans, start, last = [], None, None
     for ts, is_stuck in stuck.select("ts", "stuck").iter_rows():

@@ -253,3 +253,11 @@ def test_a_finding_label_at_the_axis_end_stays_on_the_plot(days_apart):
         late = [n for n in labels if datetime.fromisoformat(n.x) > b - 0.05 * (b - a)]
         assert late, id_
         assert all(n.xanchor == "right" for n in late), id_
+
+
+def test_worker_counts_are_drawn_as_steps(small_ingest):
+    """A status line's counts hold until the next one: every line of the workers figure is drawn
+    in steps (straight lines between sparse status lines drew a sudden loss of 600 workers as a
+    decline over a minute)."""
+    fig = workers_figure(tl.load(small_ingest))
+    assert fig.data and all(trace.line.shape == "hv" for trace in fig.data)

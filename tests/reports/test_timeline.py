@@ -93,3 +93,16 @@ def test_a_coordinators_lines_before_it_named_its_pipeline_are_that_pipelines(tm
     assert list(series) == ["trial-pipe"]
     first = series["trial-pipe"].row(0, named=True)
     assert (first["ts"].isoformat()[:23], first["workers"]) == ("2026-11-30T17:42:32.521", 0)
+
+
+def test_a_coordinator_starting_up_is_no_stall(tmp_path):
+    """tests/data/ray/zephyr-on-ray: the coordinator prints `0/0 workers alive` before any worker
+    registers: that is a start, not all workers dead (it was drawn as a red stall band at the
+    start of every real run). A real capture's stall (ZL07: 5 registered, 0 alive) stays."""
+    out = ingest([str(DATA / "ray" / "zephyr-on-ray" / "logs")], tmp_path / "t").out_dir
+    series = tl.worker_series(tl.load(out))["trial-pipe"]
+    assert series.row(0, named=True)["workers"] == 0 and series.row(0, named=True)["alive"] == 0
+    assert tl.stalls(series) == []
+    zl07 = ingest([str(DATA / "ray-scenarios" / "ZL07" / "driver.log")], tmp_path / "z").out_dir
+    ((a, b),) = tl.stalls(tl.worker_series(tl.load(zl07))["zephyr-b09deafb"])
+    assert (a.isoformat()[11:23], b.isoformat()[11:23]) == ("09:47:50.310", "09:47:58.187")
