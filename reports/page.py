@@ -298,8 +298,11 @@ def summary_section(findings: list | None) -> str:
     """The incident told first: the critical groups, then the chain of events in time order."""
     from zephyr_logscan import summary
 
-    if not findings:
+    if findings is None:
         return ""
+    if not findings:  # a healthy log says so first, not only at the page's end
+        return ('<section id="section-summary"><h2>Incident summary</h2>'
+                "<p>No known failure pattern in these logs.</p></section>")  # fmt: skip
     gs = summary.groups(findings)
     critical = [g for g in summary.critical_first(gs) if g.severity == "critical"]
     chain, rest = summary.chain_and_rest(gs)

@@ -40,3 +40,14 @@ def test_verified_findings_say_how_their_scenario_ran(small_report, small_tables
         f.verified = {"ok": True, "detail": "", "seconds": 1.25} if f.pattern == "ZL01" else None
     page = render_report(out, findings=found).read_text()
     assert "verified: passed in 1.2 s" in page and "covered by scenario ZL01" not in page
+
+
+def test_a_healthy_log_says_so_first(small_tables, tmp_path):
+    """A diagnosis that found nothing: the page opens with the summary saying so (there was no
+    summary at all; only the findings section near the end said it)."""
+    page = render_report(small_tables, tmp_path / "healthy.html", findings=[]).read_text()
+    summary = page.split('id="section-summary"', 1)[1].split("</section>", 1)[0]
+    assert "No known failure pattern in these logs." in summary
+    assert page.index('id="section-summary"') < page.index('id="section-workers"')
+    none_run = render_report(small_tables, tmp_path / "none.html").read_text()
+    assert 'id="section-summary"' not in none_run  # no diagnosis, no claim either way
