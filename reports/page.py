@@ -23,6 +23,7 @@ from reports.schedule import schedule_section
 # death and the actor deaths it caused fall on one instant of one lane.
 KIND_STYLE = {"node death": ("x-thin", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
               "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle-open", "#1f77b4")}  # fmt: skip
+LANES_SHOWN = 80  # node lanes drawn 16 px apart; more lanes share that height (zoom to read)
 MARKER = {
     "x-thin": (11, 2.5),
     "circle-open": (15, 2),
@@ -202,7 +203,11 @@ def nodes_figure(t: tl.Tables) -> go.Figure:
         )
     # Lanes in address order, from the top (as text, 10.128.1.105 came before 10.128.1.82).
     order = sorted(lanes["node"].unique().to_list(), key=_address_key) if nodes else []
-    fig.update_layout(height=max(300, 16 * nodes + 120),
+    if nodes > LANES_SHOWN:  # a lane each at 16 px made 1,500 nodes a 24,000 px figure
+        fig.add_annotation(text=f"{nodes:,} lanes, too many to name at once: drag over some to zoom in",
+                           showarrow=False, xref="paper", yref="paper", x=0, y=1, yanchor="bottom",
+                           xanchor="left", font={"size": 11})  # fmt: skip
+    fig.update_layout(height=max(300, 16 * min(nodes, LANES_SHOWN) + 120),
                       yaxis={"type": "category", "categoryorder": "array", "categoryarray": [_esc(n) for n in order],
                              "autorange": "reversed"})  # fmt: skip
     return fig

@@ -261,3 +261,20 @@ def test_worker_counts_are_drawn_as_steps(small_ingest):
     decline over a minute)."""
     fig = workers_figure(tl.load(small_ingest))
     assert fig.data and all(trace.line.shape == "hv" for trace in fig.data)
+
+
+def test_thousands_of_node_lanes_keep_the_figure_readable(tmp_path):
+    """1,500 nodes marked dead by the GCS: every node keeps its lane, the figure stays a screen or
+    so tall and says how to read the names (16 px a lane made it 24,120 px tall)."""
+    log = tmp_path / "gcs_server.out"
+    log.write_text("".join(
+        f"[2026-02-21 12:{k // 60:02d}:{k % 60:02d},000 W 1 1] (gcs_server) gcs_node_manager.cc:761: The node with "
+        f"node id: {k:056x} and address: 10.{k // 250}.{k % 250}.1 and node name: 10.{k // 250}.{k % 250}.1 has been marked dead because "
+        "the detector has missed too many heartbeats from it.\n"
+        for k in range(1500)
+    ))  # fmt: skip
+    t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
+    fig = nodes_figure(t)
+    assert len(fig.layout.yaxis.categoryarray) == 1500
+    assert fig.layout.height <= 1500
+    assert any("1,500 lanes" in n.text and "zoom" in n.text for n in fig.layout.annotations)
