@@ -73,6 +73,8 @@ class Coordinator:
         self.plan: Plan | None = None
         self.stage = None
         self.progress = 0  # bumped by every step forward; the driver's liveness probe reads it
+        # When the heartbeat check last ran, and when this process last came back from a pause.
+        self._last_check = self._resumed_at = time.monotonic()
         self._reset_stage(0, {})
         log.info(zl.COORDINATOR_INITIALIZED)
         threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True).start()
@@ -442,11 +444,18 @@ class Coordinator:
         timeout = self.cfg["heartbeat_timeout"]
         with self.lock:
             now = time.monotonic()
+            if now - self._last_check > timeout:
+                # This process itself was stopped longer than the timeout (SIGSTOP, a paused VM,
+                # swapping): the workers' calls wait behind the pause, unheard. Silence from
+                # before the pause is the coordinator's, not theirs: judging it declared every
+                # worker dead at once and re-ran every shard in flight.
+                self._resumed_at = now
+            self._last_check = now
             for worker_id, w in self.workers.items():
                 # A grace period after (re-)registration: a worker is not judged before it could speak.
                 if (
                     w.state in ALIVE
-                    and now - w.last_seen > timeout
+                    and now - max(w.last_seen, self._resumed_at) > timeout
                     and now - w.registered_at > timeout
                 ):
                     w.state = "failed"

@@ -70,3 +70,27 @@ def test_a_shard_outliving_the_heartbeat_timeout_in_silence_completes_once(tmp_p
     assert rows == sorted(f'{{"x": {x}}}\n' for x in range(6))
     assert outcome.counters.get("heartbeat_failures", 0) >= 1, "no worker was declared dead"
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"part-{i}.jsonl" for i in range(3)]
+
+
+def test_a_coordinator_that_was_itself_paused_declares_no_worker_dead():
+    """The coordinator's process stopped for longer than the heartbeat timeout (SIGSTOP, a
+    paused VM): every worker's calls waited behind the pause. On resuming it must not judge that
+    silence, which was its own: it declared every worker dead and re-ran their shards."""
+    paused: list[float] = []
+
+    def pause_once(coord):  # the whole coordinator stands still: every call waits on its lock
+        if not paused and coord.in_flight:
+            paused.append(time.monotonic())
+            with coord.lock:
+                time.sleep(1.5)
+
+    def slow(x):
+        time.sleep(0.2)
+        return x
+
+    with fast(max_workers=3, heartbeat_timeout=0.5) as ctx:
+        ctx.hooks["loop_fault"] = pause_once
+        result = result_within(ctx, Dataset.from_list(range(12)).map(slow).count(), 30)
+    assert paused, "the coordinator was never paused"
+    assert result.results == [12]
+    assert result.counters.get("heartbeat_failures", 0) == 0, result.counters
