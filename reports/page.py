@@ -124,8 +124,11 @@ def workers_figure(t: tl.Tables) -> go.Figure:
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         subplot_titles=("workers", "completed shards"))  # fmt: skip
     series = tl.worker_series(t)
+    # One budget of points for the figure, shared by its pipelines (each had its own: a long log
+    # of many pipelines drew 50K points per pipeline per line into the page).
+    budget = max(1000, tl.MAX_POINTS // max(1, len(series)))
     for k, (pipeline, s) in enumerate(series.items()):
-        s = tl.with_gaps(tl.thin(s))  # no line through a silence of the coordinator
+        s = tl.with_gaps(tl.thin(s, budget))  # no line through a silence of the coordinator
         trace = go.Scattergl if s.height > 5000 else go.Scatter
         # One color per pipeline, the line style says which count: each trace its own color
         # (cycling after ten) left no way to tell whose completed shards a line was; one legend

@@ -278,3 +278,28 @@ def test_thousands_of_node_lanes_keep_the_figure_readable(tmp_path):
     assert len(fig.layout.yaxis.categoryarray) == 1500
     assert fig.layout.height <= 1500
     assert any("1,500 lanes" in n.text and "zoom" in n.text for n in fig.layout.annotations)
+
+
+def test_the_workers_figure_shares_one_point_budget_among_pipelines(tmp_path, monkeypatch):
+    """Three coordinators with 2,000 status lines each and a budget of 3,000 points: the figure
+    draws at most 3,000 points per line kind in all (each pipeline was thinned against the whole
+    budget on its own: a long log of many pipelines put 50K points per pipeline into the page)."""
+    lines = []
+    for p, pid in (("alpha-0001", 11), ("beta-0002", 12), ("gamma-0003", 13)):
+        pre = f"(_RayActorHost pid={pid}) 2026-02-21"
+        lines.append(f"{pre} 10:00:00,000 INFO zephyr.execution:233 Coordinator initialized")
+        lines.append(f"{pre} 10:00:01,000 INFO zephyr.execution:287 Worker zephyr-{p}-workers-0 registered, total: 1")  # fmt: skip
+        for i in range(2000):
+            lines.append(f"{pre} {10 + i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d},500 INFO zephyr.execution:341 "
+                         f"[421bfa50ecd7] [stage0-Map → Write] {i}/4000 complete, 1 in-flight, 0 queued, "
+                         "1/1 workers alive, 0 dead; items=0 (1.2k/s), bytes_processed=0MB (4.1MB/s)")  # fmt: skip
+    log = tmp_path / "three.log"
+    log.write_text("\n".join(lines) + "\n")
+    t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
+    assert sorted(tl.worker_series(t)) == ["alpha-0001", "beta-0002", "gamma-0003"]
+    monkeypatch.setattr(tl, "MAX_POINTS", 3000)
+    fig = workers_figure(t)
+    for kind in ("alive", "completed"):
+        drawn = [tr for tr in fig.data if tr.hovertemplate.split(" ")[1] == f"{kind}:"]
+        assert len(drawn) == 3
+        assert sum(sum(y is not None for y in tr.y) for tr in drawn) <= 3000, kind
