@@ -23,6 +23,8 @@ from reports.schedule import schedule_section
 # death and the actor deaths it caused fall on one instant of one lane.
 KIND_STYLE = {"node death": ("x-thin", "#d62728"), "OOM kill": ("diamond", "#9467bd"),
               "TPU/VFIO error": ("triangle-up", "#ff7f0e"), "actor death": ("circle-open", "#1f77b4")}  # fmt: skip
+INPUTS_SHOWN = 8  # more inputs than this are listed in a closed <details>, largest first
+INPUTS_LISTED = 200
 LANES_SHOWN = 80  # node lanes drawn 16 px apart; more lanes share that height (zoom to read)
 MARKER = {
     "x-thin": (11, 2.5),
@@ -276,11 +278,22 @@ def _seconds(a: str, b: str) -> float:
 
 def header_section(t: tl.Tables, start, end) -> str:
     m = t.manifest
+    listed = sorted(m["inputs"], key=lambda i: -i["lines"])[
+        :INPUTS_LISTED
+    ]  # the ones that count first
     inputs = "".join(
         f"<tr><td>{_esc(i['path'])}</td><td class=n>{i['bytes']:,}</td><td class=n>{i['lines']:,}</td></tr>"
-        for i in m["inputs"][:50]
+        for i in listed
     )
-    more = f"<p>... and {len(m['inputs']) - 50} more inputs</p>" if len(m["inputs"]) > 50 else ""
+    table = f"<table><tr><th>input</th><th>bytes</th><th>lines</th></tr>{inputs}</table>"
+    more = len(m["inputs"]) - len(listed)
+    table += f"<p>... and {more:,} more inputs</p>" if more else ""
+    if (
+        len(m["inputs"]) > INPUTS_SHOWN
+    ):  # a session folder's 150 files pushed the figures off the screen
+        empty = sum(i["lines"] == 0 for i in m["inputs"])
+        table = (f"<details><summary>{len(m['inputs']):,} inputs ({empty:,} empty), "
+                 f"{sum(i['bytes'] for i in m['inputs']):,} bytes</summary>{table}</details>")  # fmt: skip
     counts = "".join(
         f"<tr><td>{_esc(name)}</td><td class=n>{c['rows']:,}</td><td class=n>{c['events']:,}</td></tr>"
         for name, c in m["tables"].items()
@@ -289,7 +302,7 @@ def header_section(t: tl.Tables, start, end) -> str:
     return f"""<section id="section-header"><h1>logscan report</h1>
 <p><b>Time range:</b> {f"{_esc(_fmt(start))} to {_esc(_fmt(end))} UTC" if start else "no classified record has a timestamp"} &middot; <b>lines:</b> {m["lines_total"]:,}
 ({m["lines_unmatched"]:,} unmatched) &middot; <b>pipelines:</b> {names}</p>
-<div class=cols><table><tr><th>input</th><th>bytes</th><th>lines</th></tr>{inputs}</table>{more}
+<div class=cols><div>{table}</div>
 <table><tr><th>table</th><th>rows</th><th>events</th></tr>{counts}</table></div></section>"""
 
 
@@ -424,7 +437,7 @@ PAGE = """<!DOCTYPE html>
 body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}} h1{{margin:0 0 .3em}}
 section{{margin-bottom:2em}} table{{border-collapse:collapse;font-size:13px;margin:.5em 1.5em .5em 0}}
 td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top}} td.n{{text-align:right}}
-p,li,td,code,summary{{overflow-wrap:anywhere}} th,td.n,td.k{{white-space:nowrap}} .cols{{display:flex;flex-wrap:wrap;align-items:flex-start}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
+.cols>div{{margin-right:1.5em}} p,li,td,code,summary{{overflow-wrap:anywhere}} th,td.n,td.k{{white-space:nowrap}} .cols{{display:flex;flex-wrap:wrap;align-items:flex-start}} .note{{color:#555;font-size:13px}} .sample{{color:#666;font-size:12px;word-break:break-all}}
 </style>
 <script>{plotly}</script></head><body>
 {body}

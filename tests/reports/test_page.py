@@ -11,7 +11,14 @@ import pytest
 
 from reports import render_report
 from reports import timeline as tl
-from reports.page import all_figures, axis_range, events_figure, nodes_figure, workers_figure
+from reports.page import (
+    all_figures,
+    axis_range,
+    events_figure,
+    header_section,
+    nodes_figure,
+    workers_figure,
+)
 from zephyr_logscan.findings import diagnose
 from zephyr_logscan.ingest import ingest
 
@@ -303,3 +310,22 @@ def test_the_workers_figure_shares_one_point_budget_among_pipelines(tmp_path, mo
         drawn = [tr for tr in fig.data if tr.hovertemplate.split(" ")[1] == f"{kind}:"]
         assert len(drawn) == 3
         assert sum(sum(y is not None for y in tr.y) for tr in drawn) <= 3000, kind
+
+
+def test_many_inputs_are_listed_closed_largest_first(zl07):
+    """The capture read whole is 32 files (the shared sample's session folder is 156, 68 of them
+    empty): the header says how many inputs in one line and lists them, largest first, in a
+    closed <details> (50 rows in file order pushed the figures below the first screen)."""
+    t, _, _ = zl07
+    header = header_section(t, *tl.time_range(t))
+    inputs = t.manifest["inputs"]
+    assert len(inputs) > 8
+    empty = sum(i["lines"] == 0 for i in inputs)
+    assert f"<details><summary>{len(inputs):,} inputs ({empty:,} empty)" in header
+    closed = header.split("<details>", 1)[1].split("</details>", 1)[0]
+    listed = [
+        int(n.replace(",", ""))
+        for n in re.findall(r"<td class=n>[\d,]+</td><td class=n>([\d,]+)</td>", closed)
+    ]
+    assert len(listed) == len(inputs) and listed == sorted(listed, reverse=True)
+    assert "<td class=n>" not in header.split("<details>", 1)[0]
