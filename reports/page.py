@@ -91,7 +91,9 @@ LEGEND = {"x": 1.01, "xanchor": "left", "y": 1, "yanchor": "top"}
 
 # Colors with no white, no grey: a pipeline's color must show on the plot background.
 PIPELINE_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                   "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd"]  # fmt: skip
+                   "#17becf", "#bcbd22", "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd",
+                   "#e6550d", "#31a354", "#756bb1", "#843c39", "#8c6d31", "#d6616b", "#0b6e4f",
+                   "#a6761d", "#e7298a", "#1b1b8f"]  # fmt: skip
 SERIES_DASH = {"alive": "solid", "dead": "dash", "workers": "dot"}
 LEGEND_CHARS = 30  # a longer pipeline name is cut in the legend (its hover shows it whole)
 
@@ -107,6 +109,9 @@ def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Fi
     shade_findings(figures.values(), found or [], span)
     for fig in figures.values():
         fig.update_layout(margin=MARGIN, legend=LEGEND)
+        # The axis says its zone: times read with --tz in another zone are drawn in UTC.
+        fig.add_annotation(text="UTC", showarrow=False, xref="paper", yref="paper", x=1, y=0,
+                           xanchor="left", yanchor="top", xshift=4, font={"size": 11})  # fmt: skip
         if span:  # one time range for every panel; zooming one zooms all (see the script)
             fig.update_xaxes(range=list(span), type="date")
     return figures

@@ -329,3 +329,31 @@ def test_many_inputs_are_listed_closed_largest_first(zl07):
     ]
     assert len(listed) == len(inputs) and listed == sorted(listed, reverse=True)
     assert "<td class=n>" not in header.split("<details>", 1)[0]
+
+
+def test_every_time_axis_says_its_zone(zl07):
+    """Times read with --tz in another zone are drawn in UTC: each figure says UTC at its time
+    axis (only the header and the summary said so)."""
+    t, found, every = zl07
+    for id_, fig in all_figures(t, found, every).items():
+        (zone,) = [n for n in fig.layout.annotations if n.text == "UTC"]
+        assert (zone.xref, zone.yref, zone.x, zone.y) == ("paper", "paper", 1, 0), id_
+
+
+def test_twenty_pipelines_have_twenty_colors(tmp_path):
+    """Twenty coordinators in one log: twenty colors (fourteen came round again after the
+    fourteenth pipeline)."""
+    lines = []
+    for k in range(20):
+        pre = f"(_RayActorHost pid={100 + k}) 2026-02-21 10:{k:02d}"
+        lines.append(f"{pre}:00,000 INFO zephyr.execution:233 Coordinator initialized")
+        lines.append(f"{pre}:01,000 INFO zephyr.execution:287 Worker zephyr-p{k:02d}-0000-workers-0 registered, total: 1")  # fmt: skip
+        lines += [f"{pre}:{s:02d},500 INFO zephyr.execution:341 [421bfa50ecd7] [stage0-Map → Write] {s}/40 complete, "
+                  "1 in-flight, 0 queued, 1/1 workers alive, 0 dead; items=0 (1.2k/s), bytes_processed=0MB (4.1MB/s)"
+                  for s in (10, 20, 30)]  # fmt: skip
+    log = tmp_path / "twenty.log"
+    log.write_text("\n".join(lines) + "\n")
+    t = tl.load(ingest([str(log)], tmp_path / "t").out_dir)
+    fig = workers_figure(t)
+    colors = {tr.legendgroup: tr.line.color for tr in fig.data}
+    assert len(colors) == 20 and len(set(colors.values())) == 20
