@@ -109,11 +109,11 @@ def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Fi
     shade_findings(figures.values(), found or [], span)
     for fig in figures.values():
         fig.update_layout(margin=MARGIN, legend=LEGEND)
-        # The axis says its zone: times read with --tz in another zone are drawn in UTC.
-        fig.add_annotation(text="UTC", showarrow=False, xref="paper", yref="paper", x=1, y=0,
-                           xanchor="left", yanchor="top", xshift=4, font={"size": 11})  # fmt: skip
         if span:  # one time range for every panel; zooming one zooms all (see the script)
             fig.update_xaxes(range=list(span), type="date")
+            # The axis says its zone: times read with --tz in another zone are drawn in UTC.
+            fig.add_annotation(text="UTC", showarrow=False, xref="paper", yref="paper", x=1, y=0,
+                               xanchor="left", yanchor="top", xshift=4, font={"size": 11})  # fmt: skip
     return figures
 
 

@@ -175,6 +175,8 @@ def test_a_log_with_nothing_to_draw_says_so_where_one_looks(tmp_path):
     assert any("no events" in n.text for n in strips)
     page = render_report(t.folder).read_text()
     assert "no classified record has a timestamp" in page and " - to - " not in page
+    for fig in all_figures(t, [], 60).values():  # no axis, no zone floating under nothing
+        assert not [n for n in fig.layout.annotations if n.text == "UTC"]
 
 
 def test_every_figure_is_also_told_in_words(small_report):
