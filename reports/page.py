@@ -172,6 +172,9 @@ def events_figure(t: tl.Tables, every: int) -> go.Figure:
         fig.add_trace(go.Bar(x=df["bin"].to_list(), y=df["events"].to_list(), name=label, showlegend=False,
                              width=every * 1000, offset=0,
                              hovertemplate=f"{label}: %{{y}} events<br>%{{x}}<extra></extra>"), row=row, col=1)  # fmt: skip
+        most = df["events"].max() if df.height else 0
+        if most <= 4:  # whole events: plotly ticked a strip of 1 or 2 at 0.5 and 1.5
+            fig.update_yaxes(dtick=1, range=[0, max(most, 1) * 1.05], row=row, col=1)
     if not any(df.height for df in bins.values()):
         fig.add_annotation(text="no events with a timestamp in these logs", showarrow=False,
                            xref="x domain", yref="y domain", x=0.5, y=0.5)  # fmt: skip

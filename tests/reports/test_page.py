@@ -359,3 +359,18 @@ def test_twenty_pipelines_have_twenty_colors(tmp_path):
     fig = workers_figure(t)
     colors = {tr.legendgroup: tr.line.color for tr in fig.data}
     assert len(colors) == 20 and len(set(colors.values())) == 20
+
+
+def test_event_strips_tick_whole_events(zl07):
+    """Counts are whole: a strip whose tallest bar is 1 or 2 is ticked 0, 1, 2 (plotly ticked it
+    at 0.5 and 1.5: half a node death), an empty strip 0 and 1."""
+    t, _, _ = zl07
+    fig = events_figure(t, 1)
+    small = 0
+    for k, trace in enumerate(fig.data, start=1):
+        most = max(trace.y, default=0)
+        if most <= 4:
+            axis = fig.layout[f"yaxis{k if k > 1 else ''}"]
+            assert axis.dtick == 1 and axis.range[1] >= max(most, 1), trace.name
+            small += 1
+    assert small >= 2  # the capture's node-death strip (1) and its empty OOM strip
