@@ -621,7 +621,7 @@ def log_story(s: Schedule) -> list[str]:
             f"coordinator waited {span} at 0/{ls.alive + ls.dead if ls.dead is not None else s.workers} alive"
         )
     if s.outcome == "failed":
-        tail.append(f"failed after {len(s.attempts)} attempts")
+        tail.append(f"failed after {_n(len(s.attempts), 'attempt')}")
     elif s.outcome == "completed":
         tail.append("completed")
     else:

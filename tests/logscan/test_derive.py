@@ -174,6 +174,6 @@ def test_a_pipeline_whose_coordinator_gave_up_failed(tmp_path):
     assert gave_up.outcome == "failed"
     assert [a.cause for a in gave_up.attempts] == ["error"]  # it was not lost: it gave up
     story = log_story(gave_up)
-    assert story[-1] == "→ coordinator waited 1 s at 0/4 alive → failed after 1 attempts"
+    assert story[-1] == "→ coordinator waited 1 s at 0/4 alive → failed after 1 attempt"
     (failed,) = [line for line in story if "attempt 0 failed" in line]
     assert failed.split()[0] == "09:39:01"  # after its last status line, not at its start
