@@ -111,9 +111,10 @@ def all_figures(t: tl.Tables, found: list | None, every: int) -> dict[str, go.Fi
         fig.update_layout(margin=MARGIN, legend=LEGEND)
         if span:  # one time range for every panel; zooming one zooms all (see the script)
             fig.update_xaxes(range=list(span), type="date")
-            # The axis says its zone: times read with --tz in another zone are drawn in UTC.
+            # The axis says its zone (times read with --tz in another zone are drawn in UTC), on
+            # the date line under the ticks, at the right end where no date is printed.
             fig.add_annotation(text="UTC", showarrow=False, xref="paper", yref="paper", x=1, y=0,
-                               xanchor="left", yanchor="top", xshift=4, font={"size": 11})  # fmt: skip
+                               xanchor="right", yanchor="top", yshift=-16, font={"size": 11})  # fmt: skip
     return figures
 
 
