@@ -213,7 +213,8 @@ def _pipeline(t: dict, name: str, names: list[str], used_nodes: set[int]) -> Sch
     s.coordinator_restarts = _restarts(t, name, names, s, t0)
     s.waves = _waves(t, name, number, rel, used_nodes, s.workers)
     s.oom_kills = [
-        OomKill(rel(r["ts"]), r.get("node_ip")) for r in _dedup(_rows(t, "oom_kills", name))
+        OomKill(rel(_kill_time(t, r)), r.get("node_ip"))
+        for r in _dedup(_rows(t, "oom_kills", name))
     ]
     s.status_stalls = _stalls(status, rel)
     if status:
@@ -236,6 +237,19 @@ def _pipeline(t: dict, name: str, names: list[str], used_nodes: set[int]) -> Sch
             and last_done["total"] and last_done["completed"] == last_done["total"]):  # fmt: skip
         s.outcome = "completed"
     return s
+
+
+def _kill_time(t: dict, row: dict) -> datetime:
+    """An OOM kill's time: the earliest own timestamp among every report of it (the pipeline's
+    own report may be a driver line whose time is borrowed from the line before it)."""
+    if not row.get("subject"):
+        return row["ts"]
+    own = t["oom_kills"].filter(
+        (pl.col("subject") == row["subject"]) & ~pl.col("ts_inferred").fill_null(False)
+    )["ts"]
+    if not own.len():
+        return row["ts"]
+    return own.min() if row["ts_inferred"] else min(row["ts"], own.min())
 
 
 def _numbering(regs, fails, reregs) -> dict[str, int]:
@@ -450,7 +464,12 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
         "actor_id",
     )
     collisions = [r for r in _rows(t, "actor_already_exists") if r["pipeline"] not in names]
-    ooms = _dedup([r for r in _rows(t, "oom_kills") if r["pipeline"] not in names])
+    kills = _rows(t, "oom_kills")
+    theirs = {r["subject"] for r in kills if r["pipeline"] in names and r.get("subject")}
+    # a kill one of whose reports names a pipeline is that pipeline's, not the cluster's
+    ooms = _dedup(
+        [r for r in kills if r["pipeline"] not in names and r.get("subject") not in theirs]
+    )
     events = [*deaths, *process, *lost, *collisions, *ooms]
     if not events:
         return None
@@ -485,5 +504,5 @@ def _cluster(t: dict, names: set[str], used_nodes: set[int]) -> Schedule | None:
         if n and n not in seen:
             seen[n] = _t(r["ts"])
     s.collisions = [Collision(at - t0, n) for n, at in seen.items()]
-    s.oom_kills = [OomKill(rel(r["ts"]), r.get("node_ip")) for r in ooms]
+    s.oom_kills = [OomKill(rel(_kill_time(t, r)), r.get("node_ip")) for r in ooms]
     return s

@@ -177,3 +177,20 @@ def test_a_pipeline_whose_coordinator_gave_up_failed(tmp_path):
     assert story[-1] == "→ coordinator waited 1 s at 0/4 alive → failed after 1 attempt"
     (failed,) = [line for line in story if "attempt 0 failed" in line]
     assert failed.split()[0] == "09:39:01"  # after its last status line, not at its start
+
+
+def test_an_oom_kill_is_at_its_own_time_in_its_pipeline_only(tmp_path):
+    """tests/data/ray/oom-actor (real Ray memory monitor): the kill of the zephyr pipeline's
+    coordinator and worker at 20:29:53.643 (raylet, GCS, the owner's log) reaches the driver as
+    a line that borrows the time of the pipeline's start line before it (20:29:51.524) and is the
+    only report naming the pipeline. The schedule put the kill at 20:29:51 and the `(cluster)`
+    schedule had it again at 20:29:53."""
+    data = Path(__file__).resolve().parents[1] / "data" / "ray" / "oom-actor"
+    schedules = derive(ingest([str(data)], tmp_path / "t").out_dir)
+
+    def clock(s) -> list[str]:
+        t0 = datetime.fromisoformat(s.start.replace("Z", "+00:00"))
+        return [(t0 + timedelta(seconds=o.at)).strftime("%H:%M:%S.%f")[:-3] for o in s.oom_kills]
+
+    assert clock(schedules["oom-pipe"]) == ["20:29:53.643"]
+    assert "20:29:53.643" not in clock(schedules[sc.CLUSTER])
