@@ -127,6 +127,33 @@ def test_a_name_two_creators_race_for_is_the_engines_retried_collision(backend):
         assert isinstance(refused[0], ActorAlreadyExistsError), repr(refused[0])
 
 
+def test_a_call_whose_actor_ray_killed_for_memory_is_a_dead_actor():
+    """Ray's memory monitor killing an actor's process fails the call with OutOfMemoryError,
+    which derives from RayError alone (as do WorkerCrashedError and NodeDiedError): a coordinator
+    killed so escaped ``execute`` raw, not retried (a real capture: ``OutOfMemoryError('2
+    worker(s) were killed due to the node running low on memory ...')`` out of ``execute``). It
+    is the engine's ActorDiedError, which ``execute`` turns into CoordinatorLostError and retries."""
+    import ray
+
+    from zephyr_engine.backends.ray import _translate
+    from zephyr_engine.errors import ActorDiedError
+
+    message = (
+        "Task was killed due to the node running low on memory.\nMemory on the node (IP: "
+        "192.0.2.2, ID: " + "a" * 56 + ") where the lease (actor ID: " + "b" * 32 + ", name="
+        "_RayActorHost.__init__, pid=123, memory used=0.03GB) was running was 18.6GB / 23.4GB "
+        "(0.79), which exceeds the memory usage threshold of 0.02."
+    )
+    for error in (
+        ray.exceptions.OutOfMemoryError(message),
+        ray.exceptions.WorkerCrashedError(),
+        ray.exceptions.NodeDiedError("node 1 died"),
+    ):
+        translated = _translate(error)
+        assert isinstance(translated, ActorDiedError), repr(error)
+        assert str(error) in str(translated)
+
+
 def test_no_actor_left_behind_when_execute_raises(backend):
     def poison(x):
         raise ValueError("poison")

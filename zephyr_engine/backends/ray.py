@@ -131,7 +131,11 @@ def _translate(error: BaseException) -> BaseException:
         return cause if isinstance(cause, BaseException) else RpcError(str(error))
     if isinstance(error, exc.ActorUnavailableError):  # restarting, or a connection lost
         return RpcError(str(error))
-    if isinstance(error, (exc.ActorDiedError, exc.RayActorError)):
+    # The actor's process is gone: it died, or Ray's memory monitor killed it (OutOfMemoryError
+    # derives from RayError alone, so a coordinator killed for memory escaped ``execute`` raw
+    # instead of being retried), or its worker or node crashed under the call.
+    if isinstance(error, (exc.ActorDiedError, exc.RayActorError, exc.OutOfMemoryError,
+                          exc.WorkerCrashedError, exc.NodeDiedError)):  # fmt: skip
         return ActorDiedError(str(error))
     if isinstance(error, (exc.GetTimeoutError, exc.RaySystemError, exc.ObjectLostError)):
         return RpcError(str(error))
