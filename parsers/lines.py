@@ -186,12 +186,9 @@ def line_features(lines: pl.Series, tz: str = "UTC") -> pl.DataFrame:
             encoded, own_source.zip_with(own_source.is_not_null(), sub["source"])
         )
     ts, level, timestamped = _timestamps(mbody, tz)
-    return df.select("prefix", "ip").with_columns(
-        source=source, pid=pid, body=body, mbody=mbody, repeat=repeat, ts=ts, level=level,
-        timestamped=timestamped, indented=mbody.str.contains(r"^[ \t]"),
-    ).select(
-        "prefix", "source", "pid", "ip", "body", "mbody", "repeat", "ts", "level", "timestamped",
-        "indented",
+    return df.select("prefix").with_columns(
+        source=source, pid=pid, ip=df["ip"], body=body, mbody=mbody, repeat=repeat, ts=ts,
+        level=level, timestamped=timestamped, indented=mbody.str.contains(r"^[ \t]"),
     )  # fmt: skip
 
 
